@@ -1,0 +1,119 @@
+// The relay CLI as an operator runs it: a real process, real files, real signals.
+import { spawn } from 'node:child_process'
+import { chmod, mkdir, mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { fileURLToPath } from 'node:url'
+import { afterEach, beforeEach, describe, expect, it } from 'vitest'
+import type { ChildProcess } from 'node:child_process'
+
+const CLI = fileURLToPath(new URL('../dist/relay-server/cli.js', import.meta.url))
+
+interface Run { child: ChildProcess, output: () => string, exit: Promise<number | null> }
+
+function run (args: string[], env: Record<string, string> = {}): Run {
+  const child = spawn(process.execPath, [CLI, ...args], { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] })
+  let output = ''
+  child.stdout.on('data', (d: Buffer) => { output += d.toString() })
+  child.stderr.on('data', (d: Buffer) => { output += d.toString() })
+  const exit = new Promise<number | null>(resolve => child.once('exit', code => { resolve(code) }))
+  return { child, output: () => output, exit }
+}
+
+async function until<T> (fn: () => T | undefined | Promise<T | undefined>, what: string, ms = 15_000): Promise<T> {
+  const deadline = Date.now() + ms
+  while (Date.now() < deadline) {
+    const value = await fn()
+    if (value != null) return value
+    await new Promise(resolve => setTimeout(resolve, 50))
+  }
+  throw new Error(`timed out waiting for ${what}`)
+}
+
+describe('peerlane-relay', () => {
+  let dir: string
+  const running: Run[] = []
+
+  beforeEach(async () => { dir = await mkdtemp(join(tmpdir(), 'peerlane-relay-')) })
+  afterEach(async () => {
+    for (const r of running.splice(0)) { r.child.kill('SIGKILL'); await r.exit }
+    await rm(dir, { recursive: true, force: true })
+  })
+
+  async function start (args: string[], env: Record<string, string> = {}): Promise<{ run: Run, addrs: string[], http: string }> {
+    const addrFile = join(dir, `addrs-${running.length}.json`)
+    const r = run(['--port', '0', '--http-port', '0', '--addr-file', addrFile, ...args], env)
+    running.push(r)
+    const addrs = await until(async () => readFile(addrFile, 'utf8').then(JSON.parse, () => undefined) as Promise<string[] | undefined>, `addr file\n${r.output()}`)
+    const http = await until(() => /(http:\/\/[\d.]+:\d+)\/health/.exec(r.output())?.[1], 'http url')
+    return { run: r, addrs, http }
+  }
+
+  it('creates its key file with mode 0600, reuses it (same PeerId), and stops cleanly on SIGTERM', async () => {
+    const keyFile = join(dir, 'relay.key')
+    const first = await start(['--key-file', keyFile])
+    expect(first.addrs[0]).toMatch(/^\/ip4\/127\.0\.0\.1\/tcp\/\d+\/ws\/p2p\/12D3KooW/)
+    expect(first.run.output()).toContain(first.addrs[0])
+    expect((await stat(keyFile)).mode & 0o777).toBe(0o600)
+    const key = await readFile(keyFile)
+
+    first.run.child.kill('SIGTERM')
+    expect(await first.run.exit).toBe(0)
+
+    const second = await start([], { PEERLANE_RELAY_KEY_FILE: keyFile })
+    expect(second.addrs[0].split('/p2p/')[1]).toBe(first.addrs[0].split('/p2p/')[1])
+    expect(await readFile(keyFile)).toEqual(key)
+    second.run.child.kill('SIGINT')
+    expect(await second.run.exit).toBe(0)
+  })
+
+  it('serves /health as JSON and /metrics as Prometheus text', async () => {
+    const { addrs, http } = await start(['--key-file', join(dir, 'k')])
+    const health = await fetch(`${http}/health`)
+    expect(health.status).toBe(200)
+    expect(await health.json()).toMatchObject({ status: 'ok', peerId: addrs[0].split('/p2p/')[1], reservations: 0 })
+    const metrics = await fetch(`${http}/metrics`)
+    expect(metrics.status).toBe(200)
+    expect(metrics.headers.get('content-type')).toContain('text/plain')
+    const text = await metrics.text()
+    expect(text).toContain('# TYPE peerlane_relay_reservations gauge')
+    expect(text).toContain('libp2p_')
+    expect((await fetch(`${http}/nope`)).status).toBe(404)
+  })
+
+  it('announces the addresses it is told to', async () => {
+    const { addrs } = await start(['--key-file', join(dir, 'k'), '--announce', '/dns4/relay.example.com/tcp/443/wss'])
+    expect(addrs).toHaveLength(1)
+    expect(addrs[0]).toMatch(/^\/dns4\/relay\.example\.com\/tcp\/443\/wss\/p2p\/12D3KooW/)
+  })
+
+  it('exits non-zero on a corrupt key file and leaves it as it was', async () => {
+    const keyFile = join(dir, 'relay.key')
+    const garbage = Buffer.from('this is not a libp2p key\n')
+    await writeFile(keyFile, garbage, { mode: 0o600 })
+    const r = run(['--port', '0', '--key-file', keyFile])
+    expect(await r.exit).toBe(1)
+    expect(r.output()).toContain(`key file ${keyFile}: is not a libp2p private key`)
+    expect(await readFile(keyFile)).toEqual(garbage)
+  })
+
+  it('exits non-zero on an unreadable key file and leaves it as it was', async () => {
+    // a directory where the key should be cannot be read, even by root
+    const keyDir = join(dir, 'relay.key')
+    await mkdir(keyDir)
+    await writeFile(join(keyDir, 'inside'), 'x')
+    await chmod(keyDir, 0o700)
+    const r = run(['--port', '0', '--key-file', keyDir])
+    expect(await r.exit).toBe(1)
+    expect(r.output()).toContain(`key file ${keyDir}: cannot be read (EISDIR)`)
+    expect((await stat(keyDir)).isDirectory()).toBe(true)
+    expect(await readFile(join(keyDir, 'inside'), 'utf8')).toBe('x')
+  })
+
+  it('exits with 2 and the usage on a bad flag, naming it', async () => {
+    const r = run(['--port', 'eighty'])
+    expect(await r.exit).toBe(2)
+    expect(r.output()).toContain('port: "eighty" is not a whole number')
+    expect(r.output()).toContain('Usage: peerlane-relay')
+  })
+})

@@ -1,0 +1,145 @@
+import { isWebSocketAddress, lastPeerId, parseMultiaddr } from './address.ts'
+import { InvalidAddressError, InvalidConfigError } from './errors.ts'
+import type { PrivateKey } from '@libp2p/interface'
+import type { Multiaddr } from '@multiformats/multiaddr'
+
+/** Where the peer's key lives: IndexedDB (persistent), memory (new each time), or a key you bring */
+export type IdentityOption = 'indexeddb' | 'memory' | PrivateKey
+
+/** What a tab gets when another tab of the same origin already runs with the stored identity */
+export type IdentityInUsePolicy = 'ephemeral' | 'wait' | 'error'
+
+/** Options for `createPeer` */
+export interface PeerOptions {
+  /**
+   * Relay multiaddrs, each ending in `/p2p/<relay PeerId>` and using `/ws` or `/wss`.
+   * The peer connects to them and reserves a slot so that others can reach it.
+   */
+  relays: string[]
+
+  /**
+   * Where the key lives.
+   *
+   * @default 'indexeddb' in browsers, 'memory' where IndexedDB does not exist (Node)
+   */
+  identity?: IdentityOption
+
+  /**
+   * The IndexedDB entry the identity is stored under; give each app on one origin its own name
+   * if they should be different peers.
+   *
+   * @default 'default'
+   */
+  identityName?: string
+
+  /**
+   * What a second tab of the same origin gets while the first runs with the stored identity:
+   * `'ephemeral'` a fresh in-memory key (the page works, under another PeerId), `'wait'` waits until
+   * the other tab stops, `'error'` rejects with `IdentityInUseError`.
+   *
+   * @default 'ephemeral'
+   */
+  whenIdentityInUse?: IdentityInUsePolicy
+
+  /**
+   * ICE servers for WebRTC. None by default: no third-party STUN server learns about your users
+   * unless the app asks for one.
+   *
+   * @default []
+   */
+  iceServers?: RTCIceServer[]
+
+  /**
+   * On how many of the configured relays to hold a reservation at once.
+   *
+   * @default 2 (or 1 when a single relay is configured)
+   */
+  maxReservations?: number
+
+  /**
+   * How long `createPeer` waits for the first reservation before it rejects with `RelayUnavailableError`.
+   *
+   * @default 15000
+   */
+  timeout?: number
+
+  /** Aborts `createPeer`; the half-started node is stopped */
+  signal?: AbortSignal
+}
+
+/** The validated form of `PeerOptions` */
+export interface PeerConfig {
+  relays: Multiaddr[]
+  relayIds: Set<string>
+  identity: IdentityOption
+  identityName: string
+  whenIdentityInUse: IdentityInUsePolicy
+  iceServers: RTCIceServer[]
+  maxReservations: number
+  timeout: number
+}
+
+const POLICIES: IdentityInUsePolicy[] = ['ephemeral', 'wait', 'error']
+
+/** Checks every option and fills in defaults; throws `InvalidConfigError` / `InvalidAddressError` naming the bad value */
+export function resolveConfig (options: PeerOptions): PeerConfig {
+  if (options == null || typeof options !== 'object') {
+    throw new InvalidConfigError('options', 'createPeer needs an options object with at least `relays`')
+  }
+  const { relays } = options
+  if (!Array.isArray(relays) || relays.length === 0) {
+    throw new InvalidConfigError('relays', 'must be a non-empty array of relay multiaddr strings')
+  }
+  const relayAddrs = relays.map((value, i) => {
+    const ma = parseMultiaddr(value)
+    if (!isWebSocketAddress(ma)) {
+      throw new InvalidAddressError(value, `(relays[${i}]) is not a WebSocket address: a relay address uses /ws or /wss and ends in /p2p/<relay PeerId>`)
+    }
+    if (lastPeerId(ma) == null) {
+      throw new InvalidAddressError(value, `(relays[${i}]) has no /p2p/<relay PeerId> at its end: the relay's PeerId is needed to build circuit addresses`)
+    }
+    return ma
+  })
+
+  const inBrowser = typeof indexedDB !== 'undefined'
+  const identity = options.identity ?? (inBrowser ? 'indexeddb' : 'memory')
+  if (identity !== 'indexeddb' && identity !== 'memory' && (typeof identity !== 'object' || typeof identity.sign !== 'function')) {
+    throw new InvalidConfigError('identity', `must be 'indexeddb', 'memory' or a libp2p PrivateKey, got ${JSON.stringify(identity)}`)
+  }
+
+  const identityName = options.identityName ?? 'default'
+  if (typeof identityName !== 'string' || identityName === '') {
+    throw new InvalidConfigError('identityName', `must be a non-empty string, got ${JSON.stringify(identityName)}`)
+  }
+
+  const whenIdentityInUse = options.whenIdentityInUse ?? 'ephemeral'
+  if (!POLICIES.includes(whenIdentityInUse)) {
+    throw new InvalidConfigError('whenIdentityInUse', `must be one of ${POLICIES.join(', ')}, got ${JSON.stringify(whenIdentityInUse)}`)
+  }
+
+  const iceServers = options.iceServers ?? []
+  if (!Array.isArray(iceServers) || iceServers.some(s => s == null || typeof s !== 'object' || s.urls == null)) {
+    throw new InvalidConfigError('iceServers', 'must be an array of RTCIceServer objects ({ urls, username?, credential? })')
+  }
+
+  const maxReservations = options.maxReservations ?? Math.min(2, relayAddrs.length)
+  if (!Number.isInteger(maxReservations) || maxReservations < 1) {
+    throw new InvalidConfigError('maxReservations', `must be a whole number ≥ 1, got ${JSON.stringify(maxReservations)}`)
+  }
+
+  const timeout = options.timeout ?? 15_000
+  if (typeof timeout !== 'number' || !(timeout > 0)) {
+    throw new InvalidConfigError('timeout', `must be a positive number of milliseconds, got ${JSON.stringify(timeout)}`)
+  }
+
+  return {
+    relays: relayAddrs,
+    relayIds: new Set(relayAddrs.map(ma => lastPeerId(ma) as string)),
+    identity,
+    identityName,
+    whenIdentityInUse,
+    iceServers,
+    maxReservations: Math.min(maxReservations, relayAddrs.length),
+    timeout
+  }
+}

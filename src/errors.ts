@@ -1,0 +1,118 @@
+/**
+ * Every error Peerlane throws on purpose is one of these classes. Test `err.name`
+ * (it survives structured cloning and bundling) rather than `instanceof`.
+ */
+
+/** An option passed to `createPeer` (or another call) is missing or has the wrong shape */
+export class InvalidConfigError extends Error {
+  static name = 'InvalidConfigError'
+  /** The option that was wrong, e.g. `relays[1]` */
+  readonly field: string
+  constructor (field: string, message: string, options?: ErrorOptions) {
+    super(`${field}: ${message}`, options)
+    this.name = 'InvalidConfigError'
+    this.field = field
+  }
+}
+
+/** A string that should be a multiaddr or a PeerId is neither; `value` holds it */
+export class InvalidAddressError extends Error {
+  static name = 'InvalidAddressError'
+  readonly value: string
+  constructor (value: unknown, message: string, options?: ErrorOptions) {
+    super(`${JSON.stringify(String(value))} ${message}`, options)
+    this.name = 'InvalidAddressError'
+    this.value = String(value)
+  }
+}
+
+/** The identity stored in IndexedDB cannot be decoded. It was left untouched. */
+export class IdentityCorruptError extends Error {
+  static name = 'IdentityCorruptError'
+  constructor (message: string, options?: ErrorOptions) {
+    super(message, options)
+    this.name = 'IdentityCorruptError'
+  }
+}
+
+/** IndexedDB or Web Locks are missing or refused (private mode, Node, an old browser) */
+export class IdentityUnavailableError extends Error {
+  static name = 'IdentityUnavailableError'
+  constructor (message: string, options?: ErrorOptions) {
+    super(message, options)
+    this.name = 'IdentityUnavailableError'
+  }
+}
+
+/** Another tab of this origin runs with the stored identity, and `whenIdentityInUse` was `'error'` */
+export class IdentityInUseError extends Error {
+  static name = 'IdentityInUseError'
+  constructor (message: string, options?: ErrorOptions) {
+    super(message, options)
+    this.name = 'IdentityInUseError'
+  }
+}
+
+/** No configured relay gave us a reservation in time */
+export class RelayUnavailableError extends Error {
+  static name = 'RelayUnavailableError'
+  constructor (message: string, options?: ErrorOptions) {
+    super(message, options)
+    this.name = 'RelayUnavailableError'
+  }
+}
+
+/** `connect()` tried every path it knows to a peer and none worked */
+export class PeerUnreachableError extends Error {
+  static name = 'PeerUnreachableError'
+  readonly peerId: string
+  constructor (peerId: string, message: string, options?: ErrorOptions) {
+    super(message, options)
+    this.name = 'PeerUnreachableError'
+    this.peerId = peerId
+  }
+}
+
+/** A request handler on the remote peer threw; `message` is the message it threw */
+export class RemoteError extends Error {
+  static name = 'RemoteError'
+  readonly peerId: string
+  readonly protocol: string
+  constructor (peerId: string, protocol: string, message: string) {
+    super(message)
+    this.name = 'RemoteError'
+    this.peerId = peerId
+    this.protocol = protocol
+  }
+}
+
+/** A payload is bigger than the limit that applies to it (`limit`, in bytes) */
+export class MessageTooLargeError extends Error {
+  static name = 'MessageTooLargeError'
+  readonly size: number
+  readonly limit: number
+  constructor (what: string, size: number, limit: number) {
+    super(`${what} is ${size} bytes, over the limit of ${limit} bytes`)
+    this.name = 'MessageTooLargeError'
+    this.size = size
+    this.limit = limit
+  }
+}
+
+/** The peer (or room) was stopped (or left) before or during the call */
+export class PeerStoppedError extends Error {
+  static name = 'PeerStoppedError'
+  constructor (message = 'The peer has been stopped') {
+    super(message)
+    this.name = 'PeerStoppedError'
+  }
+}
+
+/** A room name or message payload cannot be used (e.g. a value JSON cannot serialise) */
+export class InvalidMessageError extends Error {
+  static name = 'InvalidMessageError'
+  constructor (message: string, options?: ErrorOptions) {
+    super(message, options)
+    this.name = 'InvalidMessageError'
+  }
+}

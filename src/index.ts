@@ -1,0 +1,27 @@
+/**
+ * Peerlane: a web page becomes a peer. A persistent identity, a reservation on a relay so others can
+ * reach it, direct WebRTC links to other browsers, rooms and requests, on js-libp2p.
+ *
+ * @example
+ * ```ts
+ * import { createPeer } from 'peerlane'
+ * const peer = await createPeer({ relays: ['/dns4/relay.example.com/tcp/443/wss/p2p/12D3KooW…'] })
+ * const room = await peer.join('lobby')
+ * room.addEventListener('message', e => console.log(e.detail.from, e.detail.text))
+ * await room.send('hello')
+ * ```
+ *
+ * @packageDocumentation
+ */
+import './polyfills.ts'
+
+export { createPeer, Peer } from './peer.ts'
+export type { ConnectionInfo, ConnectOptions, PeerEvents, RelayStatus } from './peer.ts'
+export type { IdentityInUsePolicy, IdentityOption, PeerOptions } from './config.ts'
+export type { IdentitySource } from './identity.ts'
+export { Room, roomTopic, HEARTBEAT_MS, MEMBER_TIMEOUT_MS } from './room.ts'
+export type { RoomEvents, RoomMessage, RoomOptions } from './room.ts'
+export type { HandleOptions, RequestContext, RequestHandler, RequestOptions } from './request.ts'
+export type { Transport } from './address.ts'
+export { RoomEnvelope } from './pb/room.ts'
+export * from './errors.ts'

@@ -1,0 +1,86 @@
+import { noise } from '@chainsafe/libp2p-noise'
+import { yamux } from '@chainsafe/libp2p-yamux'
+import { circuitRelayTransport } from '@libp2p/circuit-relay-v2'
+import { gossipsub } from '@libp2p/gossipsub'
+import { identify, identifyPush } from '@libp2p/identify'
+import { FaultTolerance } from '@libp2p/interface'
+import { ping } from '@libp2p/ping'
+import { isPrivate } from '@libp2p/utils'
+import { webRTC } from '@libp2p/webrtc'
+import { webSockets } from '@libp2p/websockets'
+import { WebSockets } from '@multiformats/multiaddr-matcher'
+import { createLibp2p } from 'libp2p'
+import { relayPart, transportPart } from './address.ts'
+import type { PeerConfig } from './config.ts'
+import type { GossipSub } from '@libp2p/gossipsub'
+import type { Identify } from '@libp2p/identify'
+import type { ConnectionGater, Libp2p, PrivateKey } from '@libp2p/interface'
+import type { Ping } from '@libp2p/ping'
+import type { Multiaddr } from '@multiformats/multiaddr'
+
+/** The services every Peerlane node runs; `peer.libp2p.services` has this shape */
+// a type, not an interface: libp2p's ServiceMap needs an index signature
+export type PeerServices = {
+  identify: Identify
+  identifyPush: unknown
+  ping: Ping
+  pubsub: GossipSub
+}
+
+export type PeerNode = Libp2p<PeerServices>
+
+/**
+ * libp2p's browser gater refuses ws:// and private addresses, which a local or LAN relay uses.
+ * Allow exactly the configured relays (and circuits through them), and keep refusing the rest.
+ */
+export function relayGater (relays: Multiaddr[]): ConnectionGater {
+  const allowed = new Set(relays.map(transportPart))
+  const isAllowed = (ma: Multiaddr): boolean => allowed.has(transportPart(relayPart(ma) ?? ma))
+  return {
+    denyDialMultiaddr: (ma) => {
+      if (isAllowed(ma)) return false
+      return WebSockets.matches(ma) || isPrivate(ma) === true
+    }
+  }
+}
+
+/** Builds (but does not start) the libp2p node behind a Peer */
+export async function createNode (config: PeerConfig, privateKey: PrivateKey): Promise<PeerNode> {
+  return await createLibp2p({
+    privateKey,
+    start: false,
+    addresses: {
+      // one '/p2p-circuit' per wanted reservation: libp2p reserves a slot on that many relays we are connected to
+      listen: [...Array.from({ length: config.maxReservations }, () => '/p2p-circuit'), '/webrtc']
+    },
+    transports: [
+      webSockets(),
+      webRTC({ rtcConfiguration: { iceServers: config.iceServers } }),
+      circuitRelayTransport({ reservationCompletionTimeout: config.timeout })
+    ],
+    connectionEncrypters: [noise()],
+    streamMuxers: [yamux()],
+    connectionGater: relayGater(config.relays),
+    transportManager: {
+      // relay reservations come and go; never fail start() because one is not there yet
+      faultTolerance: FaultTolerance.NO_FATAL
+    },
+    connectionManager: {
+      // a browser tab talks to its relays and room members, not to the whole network
+      maxConnections: 100
+    },
+    services: {
+      identify: identify(),
+      identifyPush: identifyPush(),
+      ping: ping(),
+      pubsub: gossipsub({
+        // a room of one must still accept room.send(); the message reaches members who join later only if they were there
+        allowPublishToZeroTopicPeers: true,
+        globalSignaturePolicy: 'StrictSign',
+        emitSelf: false,
+        // the relay's GossipSub peer carries rooms until direct links exist, over its (unlimited) WebSocket connection
+        runOnLimitedConnection: false
+      })
+    }
+  }) as PeerNode
+}
