@@ -57,6 +57,14 @@ export interface PeerOptions {
   maxReservations?: number
 
   /**
+   * How many room members to link to directly (WebRTC) at most; beyond that GossipSub carries room
+   * messages through the relay and other members.
+   *
+   * @default 8
+   */
+  maxDirectPeers?: number
+
+  /**
    * How long `createPeer` waits for the first reservation before it rejects with `RelayUnavailableError`.
    *
    * @default 15000
@@ -76,6 +84,7 @@ export interface PeerConfig {
   whenIdentityInUse: IdentityInUsePolicy
   iceServers: RTCIceServer[]
   maxReservations: number
+  maxDirectPeers: number
   timeout: number
 }
 
@@ -127,6 +136,11 @@ export function resolveConfig (options: PeerOptions): PeerConfig {
     throw new InvalidConfigError('maxReservations', `must be a whole number ≥ 1, got ${JSON.stringify(maxReservations)}`)
   }
 
+  const maxDirectPeers = options.maxDirectPeers ?? 8
+  if (!Number.isInteger(maxDirectPeers) || maxDirectPeers < 0) {
+    throw new InvalidConfigError('maxDirectPeers', `must be a whole number ≥ 0, got ${JSON.stringify(maxDirectPeers)}`)
+  }
+
   const timeout = options.timeout ?? 15_000
   if (typeof timeout !== 'number' || !(timeout > 0)) {
     throw new InvalidConfigError('timeout', `must be a positive number of milliseconds, got ${JSON.stringify(timeout)}`)
@@ -140,6 +154,7 @@ export function resolveConfig (options: PeerOptions): PeerConfig {
     whenIdentityInUse,
     iceServers,
     maxReservations: Math.min(maxReservations, relayAddrs.length),
+    maxDirectPeers,
     timeout
   }
 }

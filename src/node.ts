@@ -11,7 +11,9 @@ import { webSockets } from '@libp2p/websockets'
 import { WebSockets } from '@multiformats/multiaddr-matcher'
 import { createLibp2p } from 'libp2p'
 import { relayPart, transportPart } from './address.ts'
+import { VERSION } from './version.ts'
 import type { PeerConfig } from './config.ts'
+import type { Guard } from './guard.ts'
 import type { GossipSub } from '@libp2p/gossipsub'
 import type { Identify } from '@libp2p/identify'
 import type { ConnectionGater, Libp2p, PrivateKey } from '@libp2p/interface'
@@ -45,9 +47,11 @@ export function relayGater (relays: Multiaddr[]): ConnectionGater {
 }
 
 /** Builds (but does not start) the libp2p node behind a Peer */
-export async function createNode (config: PeerConfig, privateKey: PrivateKey): Promise<PeerNode> {
+export async function createNode (config: PeerConfig, privateKey: PrivateKey, guard: Guard): Promise<PeerNode> {
   return await createLibp2p({
     privateKey,
+    // other peers see 'peerlane/<version> …' as our agent version (identify)
+    nodeInfo: { name: 'peerlane', version: VERSION },
     start: false,
     addresses: {
       // one '/p2p-circuit' per wanted reservation: libp2p reserves a slot on that many relays we are connected to
@@ -79,7 +83,10 @@ export async function createNode (config: PeerConfig, privateKey: PrivateKey): P
         globalSignaturePolicy: 'StrictSign',
         emitSelf: false,
         // the relay's GossipSub peer carries rooms until direct links exist, over its (unlimited) WebSocket connection
-        runOnLimitedConnection: false
+        runOnLimitedConnection: false,
+        // authors of bad room messages lose score (GUARD_DEFAULTS); the default thresholds then apply:
+        // below -10 no gossip, below -50 no publishing to them, below -80 graylisted
+        scoreParams: { appSpecificScore: peerId => guard.score(peerId), appSpecificWeight: 1 }
       })
     }
   }) as PeerNode

@@ -4,16 +4,19 @@ import { TypedEventEmitter } from 'main-event'
 import { isDirect, lastPeerId, parseMultiaddr, parsePeerId, relayPart, transportOf } from './address.ts'
 import { resolveConfig } from './config.ts'
 import { InvalidAddressError, PeerStoppedError, PeerUnreachableError, RelayUnavailableError } from './errors.ts'
+import { Guard } from './guard.ts'
 import { loadIdentity } from './identity.ts'
+import { DirectLinks } from './mesh.ts'
 import { createNode } from './node.ts'
-import { handle, request } from './request.ts'
+import { handleRequests, handleStreams, openStream, request } from './request.ts'
 import { Room } from './room.ts'
 import type { Transport } from './address.ts'
 import type { PeerConfig, PeerOptions } from './config.ts'
 import type { Identity, IdentitySource } from './identity.ts'
 import type { PeerNode } from './node.ts'
-import type { HandleOptions, RequestHandler, RequestOptions } from './request.ts'
+import type { HandleOptions, OpenStreamOptions, ProtocolOptions, RequestHandler, RequestOptions, StreamHandler } from './request.ts'
 import type { RoomOptions } from './room.ts'
+import type { PeerStream } from './stream.ts'
 import type { Connection, PeerId } from '@libp2p/interface'
 
 /** One connected peer, as `connect()` and `connections()` describe it */
@@ -45,6 +48,18 @@ export interface PeerEvents {
   'relay:lost': CustomEvent<{ relay: string }>
 }
 
+/** What identify told us about another peer */
+export interface PeerInfo {
+  peerId: string
+  /** e.g. `peerlane/0.1.0 browser/…`, or another libp2p implementation's */
+  agentVersion?: string
+  protocolVersion?: string
+  /** every protocol id it handles, e.g. `/app/chat/2.0.0` */
+  protocols: string[]
+  /** addresses it can be dialled at */
+  addresses: string[]
+}
+
 export interface ConnectOptions {
   signal?: AbortSignal
   /**
@@ -66,16 +81,27 @@ export class Peer extends TypedEventEmitter<PeerEvents> {
   private readonly config: PeerConfig
   private readonly key: Identity
   private readonly rooms = new Map<string, Room>()
+  private readonly guard: Guard
+  private readonly links: DirectLinks
+  /** protocol (as given to handle/handleStream) → the ids registered for it */
+  private readonly handlers = new Map<string, string[]>()
   private reserved = new Set<string>()
   private stopped = false
 
   /** @internal use `createPeer` */
-  constructor (node: PeerNode, config: PeerConfig, identity: Identity) {
+  constructor (node: PeerNode, config: PeerConfig, identity: Identity, guard: Guard) {
     super()
     this.libp2p = node
     this.config = config
     this.key = identity
     this.identity = identity.source
+    this.guard = guard
+    this.links = new DirectLinks({
+      id: node.peerId.toString(),
+      hasDirect: peerId => this.libp2p.getConnections().some(c => c.remotePeer.toString() === peerId && transportOf(c) === 'webrtc'),
+      directCount: () => new Set(this.libp2p.getConnections().filter(c => transportOf(c) === 'webrtc').map(c => c.remotePeer.toString())).size,
+      linkDirect: async (peerId, signal) => this.connect(peerId, { signal, allowRelayed: false })
+    }, config.maxDirectPeers)
   }
 
   /** this peer's PeerId, `12D3KooW…` */
@@ -186,12 +212,20 @@ export class Peer extends TypedEventEmitter<PeerEvents> {
     return [...peers.values()].map(describe)
   }
 
-  /** Joins a room (a GossipSub topic with presence) */
+  /**
+   * Joins a room (a GossipSub topic with presence). The peer links directly (WebRTC) to the members it
+   * finds there, up to `maxDirectPeers`; until then messages travel through the relay.
+   */
   async join (name: string, options: RoomOptions = {}): Promise<Room> {
     this.assertRunning()
     const existing = this.rooms.get(name)
     if (existing != null) return existing
-    const room = new Room(this.libp2p, name, options, left => this.rooms.delete(left.name))
+    const room = new Room({
+      node: this.libp2p,
+      guard: this.guard,
+      onMember: peerId => { this.links.want(peerId) },
+      onLeft: left => this.rooms.delete(left.name)
+    }, name, options)
     this.rooms.set(name, room)
     try {
       await room.open(options)
@@ -202,25 +236,73 @@ export class Peer extends TypedEventEmitter<PeerEvents> {
     return room
   }
 
-  /** Answers requests for `protocol` (e.g. `/myapp/echo/1.0.0`) with `handler` */
-  async handle (protocol: string, handler: RequestHandler, options?: HandleOptions): Promise<void> {
+  /**
+   * Answers requests for `protocol` (e.g. `/myapp/echo/1.0.0`) with `handler`. With `{ versions }`
+   * (either argument order works: `handle(protocol, { versions }, handler)`) it speaks every version
+   * given, and the handler learns which one the caller chose from `context.version`.
+   */
+  async handle (protocol: string, handler: RequestHandler, options?: HandleOptions): Promise<void>
+  async handle (protocol: string, options: HandleOptions, handler: RequestHandler): Promise<void>
+  async handle (protocol: string, a: RequestHandler | HandleOptions, b?: RequestHandler | HandleOptions): Promise<void> {
     this.assertRunning()
-    await handle(this.libp2p, protocol, handler, options)
+    const [handler, options] = typeof a === 'function' ? [a, b as HandleOptions | undefined] : [b as RequestHandler, a]
+    await this.register(protocol, await handleRequests(this.libp2p, protocol, handler, options))
   }
 
-  /** Stops answering `protocol` */
+  /** Serves byte streams for `protocol`: `handler({ readable, writable, … }, { from, protocol, version })` */
+  async handleStream (protocol: string, handler: StreamHandler, options?: ProtocolOptions): Promise<void>
+  async handleStream (protocol: string, options: ProtocolOptions, handler: StreamHandler): Promise<void>
+  async handleStream (protocol: string, a: StreamHandler | ProtocolOptions, b?: StreamHandler | ProtocolOptions): Promise<void> {
+    this.assertRunning()
+    const [handler, options] = typeof a === 'function' ? [a, b as ProtocolOptions | undefined] : [b as StreamHandler, a]
+    await this.register(protocol, await handleStreams(this.libp2p, protocol, handler, options))
+  }
+
+  /** Stops answering `protocol` (every version registered for it) */
   async unhandle (protocol: string): Promise<void> {
-    await this.libp2p.unhandle(protocol)
+    const ids = this.handlers.get(protocol) ?? [protocol]
+    this.handlers.delete(protocol)
+    await this.libp2p.unhandle(ids)
   }
 
   /** Sends a request to a peer (connecting first if need be) and resolves to its answer */
   async request (peerId: string, protocol: string, data: Uint8Array | string, options: RequestOptions = {}): Promise<Uint8Array> {
+    return await request(await this.connectionTo(peerId, options.signal), protocol, data, options)
+  }
+
+  /**
+   * Opens a byte stream to a peer (connecting first if need be): web `readable` / `writable` streams with
+   * backpressure, for transfers too large for a request or a room message.
+   */
+  async openStream (peerId: string, protocol: string, options: OpenStreamOptions = {}): Promise<PeerStream> {
+    return await openStream(await this.connectionTo(peerId, options.signal), protocol, options)
+  }
+
+  /**
+   * What identify told us about a connected peer: its agent version and the protocols it speaks.
+   * Asks the peer again when nothing is known yet.
+   */
+  async info (peerId: string, options: { signal?: AbortSignal } = {}): Promise<PeerInfo> {
     this.assertRunning()
     const id = parsePeerId(peerId)
-    if (this.best(id) == null) await this.connect(peerId, { signal: options.signal })
-    const connection = this.best(id)
-    if (connection == null) throw new PeerUnreachableError(peerId, `no connection to ${peerId}`)
-    return await request(connection, protocol, data, options)
+    let peer = await this.libp2p.peerStore.get(id, options).catch(() => undefined)
+    if (peer == null || peer.protocols.length === 0) {
+      const connection = this.best(id)
+      if (connection == null) throw new PeerUnreachableError(peerId, `not connected to ${peerId}: connect() first`)
+      await this.libp2p.services.identify.identify(connection, options)
+      peer = await this.libp2p.peerStore.get(id, options)
+    }
+    const text = (key: string): string | undefined => {
+      const value = peer?.metadata.get(key)
+      return value == null ? undefined : new TextDecoder().decode(value)
+    }
+    return {
+      peerId,
+      agentVersion: text('AgentVersion'),
+      protocolVersion: text('ProtocolVersion'),
+      protocols: [...peer.protocols],
+      addresses: peer.addresses.map(a => a.multiaddr.toString())
+    }
   }
 
   /** Leaves every room and stops the node; the stored identity is free for another tab afterwards */
@@ -228,10 +310,25 @@ export class Peer extends TypedEventEmitter<PeerEvents> {
     if (this.stopped) return
     this.stopped = true
     if (typeof window !== 'undefined') window.removeEventListener('pagehide', this.onPageHide)
+    this.links.stop()
     await Promise.all([...this.rooms.values()].map(async room => room.leave()))
     this.libp2p.removeEventListener('self:peer:update', this.onSelfUpdate)
     await this.libp2p.stop()
     this.key.release()
+  }
+
+  private async register (protocol: string, ids: string[]): Promise<void> {
+    this.handlers.set(protocol, ids)
+  }
+
+  /** The best open connection to `peerId`, connecting first when there is none */
+  private async connectionTo (peerId: string, signal?: AbortSignal): Promise<Connection> {
+    this.assertRunning()
+    const id = parsePeerId(peerId)
+    if (this.best(id) == null) await this.connect(peerId, { signal })
+    const connection = this.best(id)
+    if (connection == null) throw new PeerUnreachableError(peerId, `no connection to ${peerId}`)
+    return connection
   }
 
   private best (peerId: PeerId): Connection | undefined {
@@ -271,8 +368,15 @@ export class Peer extends TypedEventEmitter<PeerEvents> {
     this.reserved = new Set(now.keys())
   }
 
-  private readonly onPageHide = (): void => {
+  private readonly onPageHide = (evt: PageTransitionEvent): void => {
     for (const room of this.rooms.values()) room.announceLeave()
+    // the page is going away for good (not into the back/forward cache), and the goodbye above may never
+    // be sent: closing the direct links now tells each member at once (see DISCONNECT_GRACE_MS)
+    if (!evt.persisted) {
+      for (const conn of this.libp2p.getConnections()) {
+        if (transportOf(conn) === 'webrtc') conn.abort(new Error('page closed'))
+      }
+    }
   }
 
   /** Resolves at the next (or a current) reservation; rejects after `timeout` or on abort */
@@ -312,7 +416,8 @@ export async function createPeer (options: PeerOptions): Promise<Peer> {
   const identity = await loadIdentity(config.identity, { name: config.identityName, whenInUse: config.whenIdentityInUse, signal })
   let peer: Peer | undefined
   try {
-    peer = new Peer(await createNode(config, identity.privateKey), config, identity)
+    const guard = new Guard()
+    peer = new Peer(await createNode(config, identity.privateKey, guard), config, identity, guard)
     await peer.start(signal)
     return peer
   } catch (err) {

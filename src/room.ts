@@ -3,8 +3,10 @@ import { TypedEventEmitter } from 'main-event'
 import { toString as toHex } from 'uint8arrays/to-string'
 import { InvalidMessageError, MessageTooLargeError, PeerStoppedError } from './errors.ts'
 import { RoomEnvelope } from './pb/room.ts'
+import type { Guard } from './guard.ts'
 import type { PeerNode } from './node.ts'
 import type { Message } from '@libp2p/gossipsub'
+import type { PeerId } from '@libp2p/interface'
 
 /** The GossipSub topic of room `name`; a stock libp2p peer subscribes to this to join */
 export function roomTopic (name: string): string {
@@ -26,6 +28,12 @@ export interface RoomMessage {
   /** the sender's clock (ms since the epoch) when it sent the message */
   timestamp: number
 }
+
+/**
+ * Decides whether a received room message is acceptable. Return `false` (or throw) to drop it: the
+ * message is not delivered nor forwarded, and its author gets a strike (see README › Rooms › Abuse).
+ */
+export type RoomValidator = (message: RoomMessage) => boolean | Promise<boolean>
 
 export interface RoomEvents {
   message: CustomEvent<RoomMessage>
@@ -52,38 +60,67 @@ export interface RoomOptions {
 }
 
 /** Presence timing: members announce themselves this often… */
-export const HEARTBEAT_MS = 2_500
+export const HEARTBEAT_MS = 2_000
 /** …and are dropped when not heard from for this long */
-export const MEMBER_TIMEOUT_MS = 8_000
+export const MEMBER_TIMEOUT_MS = 6_000
+/** a member whose last connection to us closed is dropped this soon, unless heard from meanwhile */
+export const DISCONNECT_GRACE_MS = 3_500
 /** room names are part of a topic string; keep them short and printable */
 const NAME = /^[\p{L}\p{N}._~:@!$&'()*+,;=-]{1,128}$/u
 // room envelope fields besides the payload take well under this many bytes
 const ENVELOPE_OVERHEAD = 256
+
+/** What a Room needs from its Peer */
+export interface RoomContext {
+  node: PeerNode
+  guard: Guard
+  /** a member was seen for the first time: the peer may link to it directly */
+  onMember: (peerId: string) => void
+  onLeft: (room: Room) => void
+}
 
 /** A GossipSub topic with presence: who is here, and the messages they send */
 export class Room extends TypedEventEmitter<RoomEvents> {
   readonly name: string
   readonly topic: string
   private readonly node: PeerNode
+  private readonly context: RoomContext
   private readonly self: string
   private readonly maxMessageSize: number
   private readonly members = new Map<string, number>()
+  private readonly validators: RoomValidator[] = []
+  /** messages decoded by the validator, so the message handler need not decode them again */
+  private readonly checked = new WeakMap<Message, RoomMessage | null>()
   private heartbeat?: ReturnType<typeof setInterval>
   private answer?: ReturnType<typeof setTimeout>
   private left = false
-  private readonly onLeft: (room: Room) => void
 
-  constructor (node: PeerNode, name: string, options: RoomOptions, onLeft: (room: Room) => void) {
+  constructor (context: RoomContext, name: string, options: RoomOptions) {
     super()
     if (typeof name !== 'string' || !NAME.test(name)) {
       throw new InvalidMessageError(`room name ${JSON.stringify(name)} must be 1-128 letters, digits or URL-safe punctuation, without "/"`)
     }
     this.name = name
     this.topic = roomTopic(name)
-    this.node = node
-    this.self = node.peerId.toString()
+    this.context = context
+    this.node = context.node
+    this.self = context.node.peerId.toString()
     this.maxMessageSize = options.maxMessageSize ?? 65_536
-    this.onLeft = onLeft
+    if (!Number.isInteger(this.maxMessageSize) || this.maxMessageSize < 1) {
+      throw new InvalidMessageError(`maxMessageSize must be a whole number of bytes ≥ 1, got ${JSON.stringify(options.maxMessageSize)}`)
+    }
+  }
+
+  /**
+   * Adds a check every received message must pass (after Peerlane's own: signature, size, rate, format).
+   * Returns a function that removes it.
+   */
+  validate (fn: RoomValidator): () => void {
+    this.validators.push(fn)
+    return () => {
+      const at = this.validators.indexOf(fn)
+      if (at >= 0) this.validators.splice(at, 1)
+    }
   }
 
   /** PeerIds of the other members, each seen (a presence beacon or a message) within the last few seconds */
@@ -94,8 +131,9 @@ export class Room extends TypedEventEmitter<RoomEvents> {
   /** Subscribes, waits for a first subscriber to talk to, and announces us */
   async open (options: RoomOptions = {}): Promise<void> {
     const pubsub = this.node.services.pubsub
-    pubsub.topicValidators.set(this.topic, this.validate)
+    pubsub.topicValidators.set(this.topic, this.validate_)
     pubsub.addEventListener('message', this.onMessage)
+    this.node.addEventListener('peer:disconnect', this.onDisconnect)
     pubsub.subscribe(this.topic)
     await this.firstSubscriber(options.timeout ?? 5_000, options.signal)
     this.heartbeat = setInterval(() => { this.sweep(); this.announce(RoomEnvelope.Presence.HERE) }, HEARTBEAT_MS)
@@ -127,10 +165,11 @@ export class Room extends TypedEventEmitter<RoomEvents> {
     clearTimeout(this.answer)
     const pubsub = this.node.services.pubsub
     pubsub.removeEventListener('message', this.onMessage)
+    this.node.removeEventListener('peer:disconnect', this.onDisconnect)
     pubsub.topicValidators.delete(this.topic)
     try { pubsub.unsubscribe(this.topic) } catch {}
     this.members.clear()
-    this.onLeft(this)
+    this.context.onLeft(this)
   }
 
   /** Best-effort goodbye when the page goes away (no awaiting: the page may not live that long) */
@@ -169,19 +208,47 @@ export class Room extends TypedEventEmitter<RoomEvents> {
     await this.node.services.pubsub.publish(this.topic, RoomEnvelope.encode(envelope))
   }
 
-  /** GossipSub validator: malformed or oversize envelopes are rejected, which also lowers the sender's score */
-  private readonly validate = (_from: unknown, msg: Message): TopicValidatorResult => {
-    if (msg.type !== 'signed' || msg.data.byteLength > this.maxMessageSize + ENVELOPE_OVERHEAD) {
-      return TopicValidatorResult.Reject
+  /**
+   * GossipSub validator. A bad message (malformed, oversize, over the author's rate, or refused by an app
+   * validator) is dropped and its author gets a strike. It is `Reject`ed (lowering the GossipSub score of the
+   * peer that sent it) only when that peer is its author: a relay or member that merely forwarded it is not
+   * blamed, it is `Ignore`d.
+   */
+  private readonly validate_ = async (source: PeerId, msg: Message): Promise<TopicValidatorResult> => {
+    if (msg.type !== 'signed') return TopicValidatorResult.Reject
+    const author = msg.from.toString()
+    const guard = this.context.guard
+    if (guard.isMuted(author)) return TopicValidatorResult.Ignore
+    const message = guard.allow(author, this.topic) ? await this.check(author, msg) : undefined
+    if (message === undefined) {
+      guard.strike(author)
+      return source.equals(msg.from) ? TopicValidatorResult.Reject : TopicValidatorResult.Ignore
     }
-    try {
-      const env = RoomEnvelope.decode(msg.data)
-      if (env.data.byteLength > this.maxMessageSize || env.id === '') return TopicValidatorResult.Reject
-      if (env.encoding !== RoomEnvelope.Encoding.BYTES) decodeText(env)
-    } catch {
-      return TopicValidatorResult.Reject
-    }
+    this.checked.set(msg, message)
     return TopicValidatorResult.Accept
+  }
+
+  /** The message decoded, or undefined when it must be dropped (null for a valid presence beacon) */
+  private async check (author: string, msg: Message & { type: 'signed' }): Promise<RoomMessage | null | undefined> {
+    if (msg.data.byteLength > this.maxMessageSize + ENVELOPE_OVERHEAD) return undefined
+    let message: RoomMessage
+    let env: RoomEnvelope
+    try {
+      env = RoomEnvelope.decode(msg.data)
+      if (env.data.byteLength > this.maxMessageSize || env.id === '' || env.id.length > 64) return undefined
+      if (env.presence !== RoomEnvelope.Presence.NONE) return env.data.byteLength === 0 ? null : undefined
+      message = { id: env.id, from: author, data: env.data, timestamp: Number(env.timestamp), ...decodeText(env) }
+    } catch {
+      return undefined
+    }
+    for (const fn of this.validators) {
+      try {
+        if (await fn(message) === false) return undefined
+      } catch {
+        return undefined
+      }
+    }
+    return message
   }
 
   private readonly onMessage = (evt: CustomEvent<Message>): void => {
@@ -189,18 +256,36 @@ export class Room extends TypedEventEmitter<RoomEvents> {
     if (msg.topic !== this.topic || msg.type !== 'signed') return
     const from = msg.from.toString()
     if (from === this.self) return
-    const env = RoomEnvelope.decode(msg.data)
-
-    if (env.presence === RoomEnvelope.Presence.LEAVE) {
-      if (this.members.delete(from)) this.safeDispatchEvent('peer:leave', { detail: { peerId: from } })
+    const message = this.checked.get(msg)
+    if (message === null || message === undefined) {
+      // a presence beacon (or a message this room's validator never saw: treat it as one)
+      const env = RoomEnvelope.decode(msg.data)
+      if (env.presence === RoomEnvelope.Presence.LEAVE) {
+        if (this.members.delete(from)) this.safeDispatchEvent('peer:leave', { detail: { peerId: from } })
+        return
+      }
+      this.seen(from)
       return
     }
     this.seen(from)
-    if (env.presence === RoomEnvelope.Presence.HERE) return
+    this.safeDispatchEvent('message', { detail: message })
+  }
 
-    this.safeDispatchEvent('message', {
-      detail: { id: env.id, from, data: env.data, timestamp: Number(env.timestamp), ...decodeText(env) }
-    })
+  /**
+   * A tab that closes cannot reliably send its goodbye, but its direct links close with it: a member we
+   * lose every connection to is dropped after a short grace, unless a beacon (via the relay) says it is still here.
+   */
+  private readonly onDisconnect = (evt: CustomEvent<PeerId>): void => {
+    const peerId = evt.detail.toString()
+    if (!this.members.has(peerId)) return
+    const at = Date.now()
+    setTimeout(() => {
+      const lastSeen = this.members.get(peerId)
+      if (lastSeen != null && lastSeen <= at && !this.left) {
+        this.members.delete(peerId)
+        this.safeDispatchEvent('peer:leave', { detail: { peerId } })
+      }
+    }, DISCONNECT_GRACE_MS)
   }
 
   private seen (peerId: string): void {
@@ -208,6 +293,7 @@ export class Room extends TypedEventEmitter<RoomEvents> {
     this.members.set(peerId, Date.now())
     if (known) return
     this.safeDispatchEvent('peer:join', { detail: { peerId } })
+    this.context.onMember(peerId)
     // a newcomer should not wait a whole heartbeat to learn we are here; jitter spreads the answers of a busy room
     this.answer ??= setTimeout(() => {
       this.answer = undefined
