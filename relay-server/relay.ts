@@ -1,5 +1,5 @@
 import '../src/polyfills.ts'
-import { writeFile } from 'node:fs/promises'
+import { rename, writeFile } from 'node:fs/promises'
 import { createServer } from 'node:http'
 import { isIPv6 } from 'node:net'
 import { noise } from '@chainsafe/libp2p-noise'
@@ -151,7 +151,9 @@ export function createRelay (input: RelayConfig = {}): Relay {
     }
 
     if (config.addrFile != null) {
-      await writeFile(config.addrFile, JSON.stringify(addresses(), null, 2) + '\n')
+      // write then rename, so a reader never sees a half-written file
+      await writeFile(`${config.addrFile}.tmp`, JSON.stringify(addresses(), null, 2) + '\n')
+      await rename(`${config.addrFile}.tmp`, config.addrFile)
     }
   })()
 
