@@ -1,4 +1,4 @@
-// A minimal chat on Peerlane: join the room named in the URL hash, link directly to everyone in it, chat.
+// A minimal chat on Peerlane: join the room named in the URL hash and chat; members link directly on their own.
 import { createPeer } from 'peerlane'
 import type { Peer, Room } from 'peerlane'
 
@@ -50,12 +50,10 @@ async function main (): Promise<void> {
 
   const room = await peer.join(roomName)
   const refresh = (): void => { renderPeers(peer, room) }
-  room.addEventListener('peer:join', ({ detail }) => {
-    refresh()
-    // go direct: WebRTC, signalled through the relay
-    peer.connect(detail.peerId).then(refresh, err => { console.warn('could not link to', detail.peerId, err) })
-  })
+  // members link directly (WebRTC) on their own: the badges follow the connection events
+  room.addEventListener('peer:join', refresh)
   room.addEventListener('peer:leave', refresh)
+  peer.addEventListener('peer:connect', refresh)
   peer.addEventListener('connection:direct', refresh)
   peer.addEventListener('peer:disconnect', refresh)
   room.addEventListener('message', ({ detail }) => { addMessage(detail.from, detail.text ?? `(${detail.data.byteLength} bytes)`, false) })

@@ -47,7 +47,8 @@ export class Guard {
 
   /** For GossipSub's `appSpecificScore`: 0 for well-behaved peers, negative per recent strike */
   score (peerId: string): number {
-    return (this.fresh(peerId, Date.now())?.strikes ?? 0) * GUARD_DEFAULTS.scorePerStrike
+    const strikes = this.fresh(peerId, Date.now())?.strikes ?? 0
+    return strikes === 0 ? 0 : strikes * GUARD_DEFAULTS.scorePerStrike
   }
 
   private fresh (author: string, now: number): Record_ | undefined {
