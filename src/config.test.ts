@@ -61,6 +61,8 @@ describe('resolveConfig', () => {
     rejects({ relays: [RELAY], whenIdentityInUse: 'steal' }, 'InvalidConfigError', 'whenIdentityInUse')
     rejects({ relays: [RELAY], iceServers: ['stun:stun.example.com'] }, 'InvalidConfigError', 'iceServers')
     rejects({ relays: [RELAY], maxReservations: 0 }, 'InvalidConfigError', 'maxReservations')
+    rejects({ relays: [RELAY], maxDirectPeers: -1 }, 'InvalidConfigError', 'maxDirectPeers')
+    rejects({ relays: [RELAY], rtcConfiguration: [] }, 'InvalidConfigError', 'rtcConfiguration')
     rejects({ relays: [RELAY], timeout: -1 }, 'InvalidConfigError', 'timeout')
   })
 })

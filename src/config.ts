@@ -50,6 +50,14 @@ export interface PeerOptions {
   iceServers?: RTCIceServer[]
 
   /**
+   * Anything else for the RTCPeerConnections WebRTC links use, e.g. `{ iceTransportPolicy: 'relay' }` to
+   * allow only TURN. `iceServers` above wins over an `iceServers` given here.
+   *
+   * @default {}
+   */
+  rtcConfiguration?: RTCConfiguration
+
+  /**
    * On how many of the configured relays to hold a reservation at once.
    *
    * @default 2 (or 1 when a single relay is configured)
@@ -83,6 +91,7 @@ export interface PeerConfig {
   identityName: string
   whenIdentityInUse: IdentityInUsePolicy
   iceServers: RTCIceServer[]
+  rtcConfiguration: RTCConfiguration
   maxReservations: number
   maxDirectPeers: number
   timeout: number
@@ -131,6 +140,11 @@ export function resolveConfig (options: PeerOptions): PeerConfig {
     throw new InvalidConfigError('iceServers', 'must be an array of RTCIceServer objects ({ urls, username?, credential? })')
   }
 
+  const rtcConfiguration = options.rtcConfiguration ?? {}
+  if (rtcConfiguration == null || typeof rtcConfiguration !== 'object' || Array.isArray(rtcConfiguration)) {
+    throw new InvalidConfigError('rtcConfiguration', 'must be an RTCConfiguration object')
+  }
+
   const maxReservations = options.maxReservations ?? Math.min(2, relayAddrs.length)
   if (!Number.isInteger(maxReservations) || maxReservations < 1) {
     throw new InvalidConfigError('maxReservations', `must be a whole number ≥ 1, got ${JSON.stringify(maxReservations)}`)
@@ -153,6 +167,7 @@ export function resolveConfig (options: PeerOptions): PeerConfig {
     identityName,
     whenIdentityInUse,
     iceServers,
+    rtcConfiguration,
     maxReservations: Math.min(maxReservations, relayAddrs.length),
     maxDirectPeers,
     timeout

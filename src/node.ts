@@ -59,7 +59,7 @@ export async function createNode (config: PeerConfig, privateKey: PrivateKey, gu
     },
     transports: [
       webSockets(),
-      webRTC({ rtcConfiguration: { iceServers: config.iceServers } }),
+      webRTC({ rtcConfiguration: { ...config.rtcConfiguration, iceServers: config.iceServers } }),
       circuitRelayTransport({ reservationCompletionTimeout: config.timeout })
     ],
     connectionEncrypters: [noise()],

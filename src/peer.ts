@@ -8,6 +8,7 @@ import { Guard } from './guard.ts'
 import { loadIdentity } from './identity.ts'
 import { DirectLinks } from './mesh.ts'
 import { createNode } from './node.ts'
+import { RelayKeeper } from './relays.ts'
 import { handleRequests, handleStreams, openStream, request } from './request.ts'
 import { Room } from './room.ts'
 import type { Transport } from './address.ts'
@@ -83,8 +84,11 @@ export class Peer extends TypedEventEmitter<PeerEvents> {
   private readonly rooms = new Map<string, Room>()
   private readonly guard: Guard
   private readonly links: DirectLinks
+  private readonly keeper: RelayKeeper
   /** protocol (as given to handle/handleStream) → the ids registered for it */
   private readonly handlers = new Map<string, string[]>()
+  /** relayed connections we will renew before their duration limit, by connection id */
+  private readonly renewals = new Map<string, ReturnType<typeof setTimeout>>()
   private reserved = new Set<string>()
   private stopped = false
 
@@ -102,6 +106,7 @@ export class Peer extends TypedEventEmitter<PeerEvents> {
       directCount: () => new Set(this.libp2p.getConnections().filter(c => transportOf(c) === 'webrtc').map(c => c.remotePeer.toString())).size,
       linkDirect: async (peerId, signal) => this.connect(peerId, { signal, allowRelayed: false })
     }, config.maxDirectPeers)
+    this.keeper = new RelayKeeper(node, config.relays)
   }
 
   /** this peer's PeerId, `12D3KooW…` */
@@ -150,6 +155,9 @@ export class Peer extends TypedEventEmitter<PeerEvents> {
 
     const reservation = this.nextReservation(signal)
     const dials = await Promise.allSettled(this.config.relays.map(async ma => node.dial(ma, { signal })))
+    this.keeper.start()
+    // relays that did not answer now are redialled in the background, with backoff
+    dials.forEach((d, i) => { if (d.status === 'rejected') this.keeper.keep(this.config.relays[i]) })
     if (dials.every(d => d.status === 'rejected')) {
       reservation.catch(() => {})
       const reasons = dials.map((d, i) => `${this.config.relays[i].toString()}: ${(d as PromiseRejectedResult).reason?.message}`)
@@ -190,7 +198,9 @@ export class Peer extends TypedEventEmitter<PeerEvents> {
       // ICE on a busy machine can overrun libp2p's per-address dial timeout once: a WebRTC path gets a second try
       for (let attempt = 1; attempt <= (path.includes('/webrtc') ? 2 : 1); attempt++) {
         try {
-          return describe(await this.libp2p.dial(multiaddr(path), { signal }))
+          const conn = await this.libp2p.dial(multiaddr(path), { signal })
+          if (transportOf(conn) === 'relay') this.onRelayed(peerId.toString(), conn, path)
+          return describe(conn)
         } catch (err: any) {
           signal?.throwIfAborted()
           errors.push(`${path}: ${err.message}`)
@@ -311,10 +321,30 @@ export class Peer extends TypedEventEmitter<PeerEvents> {
     this.stopped = true
     if (typeof window !== 'undefined') window.removeEventListener('pagehide', this.onPageHide)
     this.links.stop()
+    this.keeper.stop()
+    for (const timer of this.renewals.values()) clearTimeout(timer)
     await Promise.all([...this.rooms.values()].map(async room => room.leave()))
     this.libp2p.removeEventListener('self:peer:update', this.onSelfUpdate)
     await this.libp2p.stop()
     this.key.release()
+  }
+
+  /**
+   * We settled for a relayed link: keep trying to upgrade it in the background (with backoff, see
+   * MESH_DEFAULTS), and renew it before the relay's duration limit cuts it, so it is never cut silently.
+   */
+  private onRelayed (peerId: string, conn: Connection, path: string): void {
+    this.links.want(peerId)
+    const seconds = conn.limits?.seconds
+    if (seconds == null || this.renewals.has(conn.id)) return
+    const timer = setTimeout(() => {
+      this.renewals.delete(conn.id)
+      if (this.stopped || conn.status !== 'open' || this.libp2p.getConnections(conn.remotePeer).some(c => c.limits == null)) return
+      this.libp2p.dial(multiaddr(path), { force: true })
+        .then(fresh => { if (transportOf(fresh) === 'relay') this.onRelayed(peerId, fresh, path) })
+        .catch(() => {}) // the peer is gone, or the relay is: nothing left to renew
+    }, seconds * 1000 * 0.8)
+    this.renewals.set(conn.id, timer)
   }
 
   private async register (protocol: string, ids: string[]): Promise<void> {

@@ -22,7 +22,7 @@ export async function startPeer (page: Page, relays: string[], options: Record<s
     w.peer = peer
     w.events = w.events ?? []
     for (const type of ['peer:connect', 'peer:disconnect', 'connection:direct', 'relay:reserved', 'relay:lost']) {
-      peer.addEventListener(type, (e: CustomEvent) => { w.events.push({ type, detail: e.detail }) })
+      peer.addEventListener(type, (e: CustomEvent) => { w.events.push({ type, detail: e.detail, wallClock: Date.now() }) })
     }
     return { id: peer.id, addresses: peer.addresses, identity: peer.identity }
   }, { relays, options })

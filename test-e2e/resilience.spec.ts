@@ -1,0 +1,82 @@
+// Resilience end to end: a relay that dies and comes back, two relays of which one dies, and WebRTC that
+// cannot connect — real relay processes, real browsers.
+import { RelayProcess, test, expect, openPage } from './fixtures.ts'
+import { connections, events, joinRoom, send, startPeer, waitForMessage, waitForRoomPeers } from './peer-page.ts'
+import type { Page } from '@playwright/test'
+
+/** ms since the page's time origin, to line up events in several pages */
+async function reservedSince (page: Page, since: number): Promise<number | undefined> {
+  return await page.evaluate((since) => (window as any).events.find((e: any) => e.type === 'relay:reserved' && e.at >= since)?.at, since)
+}
+
+test('after the relay is SIGKILLed and restarted on the same port and key, every peer re-reserves and is reachable again', async ({ relay, launch, pageUrl }) => {
+  const [chromeA, chromeB, fox] = await Promise.all([launch('chromium'), launch('chromium'), launch('firefox')])
+  const pages = [await openPage(chromeA, pageUrl), await openPage(chromeB, pageUrl), await openPage(fox, pageUrl)]
+  const peers = await Promise.all(pages.map(async page => startPeer(page, [relay.address])))
+
+  await relay.kill('SIGKILL')
+  for (const page of pages) await expect.poll(async () => (await events(page, 'relay:lost')).length, { timeout: 30_000 }).toBeGreaterThan(0)
+
+  await relay.start()
+  const back = Date.now()
+  for (const page of pages) {
+    await expect.poll(async () => page.evaluate(() => (window as any).peer.relays[0].reserved), { timeout: 30_000 }).toBe(true)
+  }
+  const times = await Promise.all(pages.map(async page => page.evaluate(() => (window as any).events.filter((e: any) => e.type === 'relay:reserved').pop()?.wallClock)))
+  console.log(`re-reserved after the relay came back: ${times.map(t => `${t - back} ms`).join(', ')}`)
+  for (const t of times) expect(t - back).toBeLessThan(10_000)
+
+  // a newcomer reaches them through the restarted relay
+  const newcomer = await openPage(await launch('chromium'), pageUrl)
+  await startPeer(newcomer, [relay.address])
+  for (const peer of peers) {
+    expect(await newcomer.evaluate(async (id) => (window as any).peer.connect(id, { signal: AbortSignal.timeout(20_000) }), peer.id)).toMatchObject({ peerId: peer.id })
+  }
+})
+
+test('with two relays, killing one keeps the room working and loses no message', async ({ relay, launch, pageUrl }, testInfo) => {
+  const second = new RelayProcess(testInfo.outputPath('relay2'))
+  await second.start()
+  try {
+    const [chromeA, fox] = await Promise.all([launch('chromium'), launch('firefox')])
+    const [pa, pb] = [await openPage(chromeA, pageUrl), await openPage(fox, pageUrl)]
+    // no direct link, so the relays carry every room message
+    const options = { maxDirectPeers: 0 }
+    const [A, B] = await Promise.all([pa, pb].map(async page => startPeer(page, [relay.address, second.address], options)))
+    for (const page of [pa, pb]) {
+      await expect.poll(async () => page.evaluate(() => (window as any).peer.relays.map((r: any) => r.reserved))).toEqual([true, true])
+    }
+    await Promise.all([pa, pb].map(async page => joinRoom(page, 'two-relays')))
+    await waitForRoomPeers(pa, 'two-relays', [B.id])
+    await waitForRoomPeers(pb, 'two-relays', [A.id])
+
+    const sent: string[] = []
+    for (let i = 0; i < 5; i++) sent.push(await send(pa, 'two-relays', `before ${i}`).then(() => `before ${i}`))
+    await relay.kill('SIGKILL')
+    for (let i = 0; i < 10; i++) {
+      await send(pa, 'two-relays', `after ${i}`)
+      sent.push(`after ${i}`)
+      await pa.waitForTimeout(200)
+    }
+    for (const text of sent) await waitForMessage(pb, 'two-relays', text)
+    expect(await pb.evaluate(() => (window as any).inbox['two-relays'].length)).toBe(sent.length)
+    expect((await connections(pa)).find(c => c.peerId === B.id)).toBeUndefined()
+    // still reachable through the relay that is left
+    expect(await pa.evaluate(() => (window as any).peer.relays.map((r: any) => r.reserved))).toEqual([false, true])
+  } finally {
+    await second.kill('SIGKILL')
+  }
+})
+
+test('when WebRTC cannot connect, connect() falls back to the relay and says so', async ({ relay, launch, pageUrl }) => {
+  const [chromeA, chromeB] = await Promise.all([launch('chromium'), launch('chromium')])
+  const [pa, pb] = [await openPage(chromeA, pageUrl), await openPage(chromeB, pageUrl)]
+  // a TURN-only policy with no TURN server: ICE has no candidate at all
+  const blocked = { rtcConfiguration: { iceTransportPolicy: 'relay' }, maxDirectPeers: 0 }
+  const [A] = await Promise.all([startPeer(pa, [relay.address], blocked), startPeer(pb, [relay.address], blocked)])
+  const link = await pb.evaluate(async (id) => (window as any).peer.connect(id, { signal: AbortSignal.timeout(60_000) }), A.id)
+  expect(link).toEqual({ peerId: A.id, direct: false, transport: 'relay' })
+  await pa.evaluate(async () => { await (window as any).peer.handle('/test/echo/1.0.0', (d: Uint8Array) => d) })
+  expect(await pb.evaluate(async (id) => new TextDecoder().decode(await (window as any).peer.request(id, '/test/echo/1.0.0', 'over the relay')), A.id)).toBe('over the relay')
+  expect(await pb.evaluate(async (id) => (window as any).peer.connect(id, { allowRelayed: false }).then(() => 'direct', (e: any) => e.name), A.id)).toBe('PeerUnreachableError')
+})
