@@ -1,5 +1,6 @@
 import { isWebSocketAddress, lastPeerId, parseMultiaddr } from './address.ts'
 import { InvalidAddressError, InvalidConfigError } from './errors.ts'
+import type { Protection } from './identity.ts'
 import type { PrivateKey } from '@libp2p/interface'
 import type { Multiaddr } from '@multiformats/multiaddr'
 
@@ -31,6 +32,15 @@ export interface PeerOptions {
    * @default 'default'
    */
   identityName?: string
+
+  /**
+   * Encrypts the stored key at rest: `'device'` (a non-extractable WebCrypto key kept in IndexedDB wraps it)
+   * or `{ passphrase }` (PBKDF2-SHA256, 600,000 iterations, AES-GCM; asked for at every start). A stored key
+   * is re-sealed when this changes, never turned back into clear text.
+   *
+   * @default undefined (stored in clear, like libp2p's own keychain without a password)
+   */
+  protect?: Protection
 
   /**
    * What a second tab of the same origin gets while the first runs with the stored identity:
@@ -89,6 +99,7 @@ export interface PeerConfig {
   relayIds: Set<string>
   identity: IdentityOption
   identityName: string
+  protect?: Protection
   whenIdentityInUse: IdentityInUsePolicy
   iceServers: RTCIceServer[]
   rtcConfiguration: RTCConfiguration
@@ -130,6 +141,11 @@ export function resolveConfig (options: PeerOptions): PeerConfig {
     throw new InvalidConfigError('identityName', `must be a non-empty string, got ${JSON.stringify(identityName)}`)
   }
 
+  const protect = options.protect
+  if (protect != null && protect !== 'device' && (typeof protect !== 'object' || typeof protect.passphrase !== 'string' || protect.passphrase === '')) {
+    throw new InvalidConfigError('protect', "must be 'device' or { passphrase: '<a non-empty string>' }")
+  }
+
   const whenIdentityInUse = options.whenIdentityInUse ?? 'ephemeral'
   if (!POLICIES.includes(whenIdentityInUse)) {
     throw new InvalidConfigError('whenIdentityInUse', `must be one of ${POLICIES.join(', ')}, got ${JSON.stringify(whenIdentityInUse)}`)
@@ -165,6 +181,7 @@ export function resolveConfig (options: PeerOptions): PeerConfig {
     relayIds: new Set(relayAddrs.map(ma => lastPeerId(ma) as string)),
     identity,
     identityName,
+    protect,
     whenIdentityInUse,
     iceServers,
     rtcConfiguration,

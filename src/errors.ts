@@ -116,3 +116,21 @@ export class InvalidMessageError extends Error {
     this.name = 'InvalidMessageError'
   }
 }
+
+/** The stored (or exported) identity is encrypted and the passphrase (or this browser's device key) is missing or wrong. It was left untouched. */
+export class IdentityLockedError extends Error {
+  static name = 'IdentityLockedError'
+  constructor (message: string, options?: ErrorOptions) {
+    super(message, options)
+    this.name = 'IdentityLockedError'
+  }
+}
+
+/** `importIdentity` found an identity stored already and was not told to `replace` it */
+export class IdentityExistsError extends Error {
+  static name = 'IdentityExistsError'
+  constructor (message: string, options?: ErrorOptions) {
+    super(message, options)
+    this.name = 'IdentityExistsError'
+  }
+}

@@ -5,7 +5,7 @@ import { isDirect, lastPeerId, parseMultiaddr, parsePeerId, relayPart, transport
 import { resolveConfig } from './config.ts'
 import { InvalidAddressError, PeerStoppedError, PeerUnreachableError, RelayUnavailableError } from './errors.ts'
 import { Guard } from './guard.ts'
-import { loadIdentity } from './identity.ts'
+import { exportIdentity, loadIdentity } from './identity.ts'
 import { DirectLinks } from './mesh.ts'
 import { createNode } from './node.ts'
 import { RelayKeeper } from './relays.ts'
@@ -315,6 +315,14 @@ export class Peer extends TypedEventEmitter<PeerEvents> {
     }
   }
 
+  /**
+   * This peer's key as a JSON text sealed with `passphrase` (PBKDF2-SHA256 600,000 iterations, AES-GCM),
+   * for `importIdentity` in another browser. Whoever has the text and the passphrase can act as this peer.
+   */
+  async exportIdentity (options: { passphrase: string }): Promise<string> {
+    return await exportIdentity(this.key.privateKey, options.passphrase)
+  }
+
   /** Leaves every room and stops the node; the stored identity is free for another tab afterwards */
   async stop (): Promise<void> {
     if (this.stopped) return
@@ -443,7 +451,7 @@ export async function createPeer (options: PeerOptions): Promise<Peer> {
   const config = resolveConfig(options)
   const { signal } = options
   signal?.throwIfAborted()
-  const identity = await loadIdentity(config.identity, { name: config.identityName, whenInUse: config.whenIdentityInUse, signal })
+  const identity = await loadIdentity(config.identity, { name: config.identityName, whenInUse: config.whenIdentityInUse, protect: config.protect, signal })
   let peer: Peer | undefined
   try {
     const guard = new Guard()

@@ -5,8 +5,8 @@ import { startPeer, startPeerError } from './peer-page.ts'
 import type { Page } from '@playwright/test'
 
 /** Reads (or with `value`, first writes) the raw IndexedDB entry Peerlane keeps its identity under */
-async function rawIdentity (page: Page, value?: unknown): Promise<unknown> {
-  return await page.evaluate(async (value) => {
+async function rawIdentity (page: Page, value?: unknown, name = 'default'): Promise<unknown> {
+  return await page.evaluate(async ({ value, name }) => {
     const db = await new Promise<IDBDatabase>((resolve, reject) => {
       const open = indexedDB.open('peerlane')
       open.onupgradeneeded = () => open.result.createObjectStore('identity')
@@ -15,12 +15,12 @@ async function rawIdentity (page: Page, value?: unknown): Promise<unknown> {
     })
     const tx = db.transaction('identity', value === undefined ? 'readonly' : 'readwrite')
     const store = tx.objectStore('identity')
-    if (value !== undefined) store.put(value, 'default')
-    const read = store.get('default')
+    if (value !== undefined) store.put(value, name)
+    const read = store.get(name)
     const result = await new Promise(resolve => { read.onsuccess = () => { resolve(read.result) } })
     db.close()
     return result
-  }, value)
+  }, { value, name })
 }
 
 test('the identity survives a reload and a browser restart, and a second tab gets its own', async ({ relay, launchPersistent, pageUrl }, testInfo) => {
@@ -80,4 +80,36 @@ test('createPeer rejects bad relay addresses with a typed error that names the v
   expect(noPeerId.message).toContain('/ip4/127.0.0.1/tcp/9090/ws')
 
   expect(await startPeerError(page, { relays: [] })).toMatchObject({ name: 'InvalidConfigError' })
+})
+
+test('a protected identity: sealed at rest by a passphrase or a device key, exported and imported in another browser', async ({ relay, launch, launchPersistent, pageUrl }, testInfo) => {
+  const context = await launchPersistent('chromium', testInfo.outputPath('profile'))
+  let page = await openPage(context, pageUrl)
+  const sealed = await startPeer(page, [relay.address], { protect: { passphrase: 'correct horse battery' } })
+  const record = await rawIdentity(page) as any
+  expect(record.privateKey).toBeUndefined()
+  expect(record.sealed).toMatchObject({ protection: 'passphrase', kdf: { name: 'PBKDF2', hash: 'SHA-256', iterations: 600_000 } })
+  const exported = await page.evaluate(async () => (window as any).peer.exportIdentity({ passphrase: 'moving day' }))
+
+  await page.reload()
+  expect(await startPeerError(page, { relays: [relay.address] })).toMatchObject({ name: 'IdentityLockedError' })
+  expect(await startPeerError(page, { relays: [relay.address], protect: { passphrase: 'wrong' } })).toMatchObject({ name: 'IdentityLockedError', message: expect.stringContaining('wrong passphrase') })
+  expect(JSON.stringify(await rawIdentity(page))).toBe(JSON.stringify(record))
+  expect(await startPeer(page, [relay.address], { protect: { passphrase: 'correct horse battery' } })).toMatchObject({ id: sealed.id, identity: 'indexeddb' })
+
+  // device protection: nothing to type, yet no clear key in the database
+  await page.reload()
+  const device = await startPeer(page, [relay.address], { identityName: 'device', protect: 'device' })
+  const deviceRecord = await rawIdentity(page, undefined, 'device') as any
+  expect(deviceRecord.privateKey).toBeUndefined()
+  expect(deviceRecord.sealed.protection).toBe('device')
+  await page.reload()
+  expect(await startPeer(page, [relay.address], { identityName: 'device' })).toMatchObject({ id: device.id })
+
+  // the export, imported into a Firefox profile, is the same peer there
+  page = await openPage(await launch('firefox'), pageUrl)
+  expect(await page.evaluate(async (text) => (window as any).Peerlane.importIdentity(text, { passphrase: 'moving day' }), exported)).toBe(sealed.id)
+  expect(await page.evaluate(async (text) => (window as any).Peerlane.importIdentity(text, { passphrase: 'moving day' }).catch((e: any) => e.name), exported)).toBe('IdentityExistsError')
+  expect(await page.evaluate(async (text) => (window as any).Peerlane.importIdentity(text, { passphrase: 'nope' }).catch((e: any) => e.name), exported)).toBe('IdentityLockedError')
+  expect(await startPeer(page, [relay.address])).toMatchObject({ id: sealed.id, identity: 'indexeddb' })
 })
