@@ -14,6 +14,7 @@ import { createLibp2p } from 'libp2p'
 import { Gauge, Registry } from 'prom-client'
 import { validateRelayConfig } from './config.ts'
 import { loadOrCreateKey } from './key-file.ts'
+import { guardWebSockets } from './ws-guard.ts'
 import type { RelayConfig } from './config.ts'
 import type { CircuitRelayService } from '@libp2p/circuit-relay-v2'
 import type { GossipSub } from '@libp2p/gossipsub'
@@ -24,6 +25,7 @@ import type { AddressInfo } from 'node:net'
 export { RelayConfigError, parseRelayArgs, validateRelayConfig, USAGE } from './config.ts'
 export type { RelayConfig } from './config.ts'
 export { RelayKeyError } from './key-file.ts'
+export { MAX_WS_PAYLOAD } from './ws-guard.ts'
 
 /** Room topics start with this; the relay joins them so rooms work before browsers link up directly */
 const ROOM_TOPIC_PREFIX = 'peerlane/'
@@ -72,6 +74,9 @@ export function createRelay (input: RelayConfig = {}): Relay {
   let closed = false
   let stopFollowing = (): void => {}
   const addresses = (): string[] => node?.getMultiaddrs().map(ma => ma.toString()) ?? []
+
+  // before any socket is accepted: a malformed frame must close its connection, not the relay
+  guardWebSockets()
 
   const ready = (async () => {
     const privateKey = config.privateKey ?? (await loadOrCreateKey(config.keyFile as string)).key
