@@ -1,13 +1,53 @@
 import { fileURLToPath } from 'node:url'
 import { defineConfig } from 'vitest/config'
+import type { BuildOptions, Plugin } from 'vite'
 
 const here = (path: string): string => fileURLToPath(new URL(path, import.meta.url))
 
-// Three jobs: `vite build` writes dist/peerlane.min.js (the <script>-tag build, window.Peerlane);
-// `vite` (via demo/start.js) serves the demo with the SDK imported from source as 'peerlane';
-// `vitest` runs the unit tests (src/**/*.test.ts, relay-server/**/*.test.ts) in Node.
-export default defineConfig({
+/** `vite build`: dist/peerlane.min.js, the self-contained <script>-tag build that defines window.Peerlane */
+const library: BuildOptions = {
+  outDir: here('./dist'),
+  emptyOutDir: false,
+  target: 'es2022',
+  lib: {
+    entry: here('./src/global.ts'),
+    name: 'Peerlane',
+    formats: ['iife'],
+    fileName: () => 'peerlane.min.js'
+  },
+  minify: true,
+  sourcemap: true,
+  reportCompressedSize: false
+}
+
+/** `vite build --mode demo`: the chat app as static files in dist/demo, hostable by any web server */
+const demo: BuildOptions = {
+  outDir: here('./dist/demo'),
+  emptyOutDir: true,
+  target: 'es2022',
+  sourcemap: true,
+  reportCompressedSize: false,
+  // one chunk holds the SDK (libp2p and all): that is the app
+  chunkSizeWarningLimit: 1024
+}
+
+/** With PEERLANE_DEMO_RELAYS set (comma-separated multiaddrs), the static demo gets a relay.json naming them */
+function relayJson (): Plugin {
+  return {
+    name: 'peerlane-demo-relay-json',
+    generateBundle () {
+      const relays = process.env.PEERLANE_DEMO_RELAYS?.split(',').map(s => s.trim()).filter(Boolean)
+      if (relays != null && relays.length > 0) this.emitFile({ type: 'asset', fileName: 'relay.json', source: JSON.stringify(relays) })
+    }
+  }
+}
+
+// Four jobs: the library build and the demo build above; `vite` (via demo/start.js) serves the demo
+// with the SDK imported from source as 'peerlane'; `vitest` runs the unit tests in Node.
+export default defineConfig(({ mode }) => ({
   root: here('./demo'),
+  base: './',
+  plugins: mode === 'demo' ? [relayJson()] : [],
   resolve: {
     alias: [
       { find: /^peerlane$/, replacement: here('./src/index.ts') },
@@ -20,18 +60,5 @@ export default defineConfig({
     include: ['src/**/*.test.ts', 'relay-server/**/*.test.ts'],
     testTimeout: 30_000
   },
-  build: {
-    outDir: here('./dist'),
-    emptyOutDir: false,
-    target: 'es2022',
-    lib: {
-      entry: here('./src/global.ts'),
-      name: 'Peerlane',
-      formats: ['iife'],
-      fileName: () => 'peerlane.min.js'
-    },
-    minify: true,
-    sourcemap: true,
-    reportCompressedSize: false
-  }
-})
+  build: mode === 'demo' ? demo : library
+}))

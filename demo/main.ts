@@ -1,77 +1,384 @@
-// A minimal chat on Peerlane: join the room named in the URL hash and chat; members link directly on their own.
-import { createPeer } from 'peerlane'
-import type { Peer, Room } from 'peerlane'
+// Peerlane chat: join a room (its name is in the URL, so a link invites a friend), chat, send files.
+// Members link to each other directly (WebRTC) on their own; the relay carries everything until then.
+import { createPeer, importIdentity } from 'peerlane'
+import { describeFile, receiveFiles, sendFile } from './files.ts'
+import type { ConnectionInfo, Peer, Room, RoomMessage } from 'peerlane'
 
-const $ = <T extends HTMLElement>(id: string): T => document.getElementById(id) as T
-const status = $('status')
-const roomName = decodeURIComponent(location.hash.slice(1)) || 'lobby'
+/** what travels in the room, as JSON */
+type DemoMessage =
+  | { kind: 'hello', nick: string }
+  | { kind: 'chat', nick: string, text: string }
+
+const $ = <T extends HTMLElement = HTMLElement>(id: string): T => document.getElementById(id) as T
 const short = (id: string): string => `…${id.slice(-6)}`
+const time = (ms: number): string => new Date(ms).toLocaleTimeString([], { hour: '2-digit', minute: '2-digit' })
+const NICK_KEY = 'peerlane-demo:nickname'
+
+const nicknames = new Map<string, string>()
+const rtts = new Map<string, number>()
+let peer: Peer
+let room: Room | undefined
+
+function roomFromUrl (): string {
+  return decodeURIComponent(location.hash.slice(1)) || 'lobby'
+}
+
+function nickname (): string {
+  let nick = localStorage.getItem(NICK_KEY)
+  if (nick == null || nick === '') {
+    nick = `guest-${Math.floor(Math.random() * 10_000)}`
+    localStorage.setItem(NICK_KEY, nick)
+  }
+  return nick
+}
+
+function banner (text: string, tone: 'warn' | 'ok' = 'warn', hideAfterMs?: number): void {
+  const el = $('banner')
+  el.textContent = text
+  el.className = `banner ${tone === 'ok' ? 'ok' : ''}`
+  el.hidden = false
+  if (hideAfterMs != null) setTimeout(() => { if (el.textContent === text) el.hidden = true }, hideAfterMs)
+}
 
 async function relays (): Promise<string[]> {
   const fromUrl = new URLSearchParams(location.search).getAll('relay')
   if (fromUrl.length > 0) return fromUrl
-  // written by demo/start.js next to the local relay it starts
-  const res = await fetch('./relay.json')
-  if (!res.ok) throw new Error('no relay: open this page with ?relay=<multiaddr>, or start it with `npm start`')
+  // written next to the page: by demo/start.js in development, by whoever deploys the static build
+  const res = await fetch('./relay.json').catch(() => undefined)
+  if (res?.ok !== true) throw new Error('no relay configured: open this page with ?relay=<relay multiaddr>, or serve a relay.json next to it')
   return await res.json()
 }
 
-function renderPeers (peer: Peer, room: Room): void {
-  const links = new Map(peer.connections().map(c => [c.peerId, c]))
-  $('peers').replaceChildren(...room.peers.map(id => {
+// ---- rendering ----
+
+function addItem (li: HTMLLIElement): void {
+  const list = $('messages')
+  const atBottom = list.scrollHeight - list.scrollTop - list.clientHeight < 40
+  list.append(li)
+  if (atBottom) list.scrollTop = list.scrollHeight
+}
+
+function messageItem (from: string, timestamp: number, mine: boolean): HTMLLIElement {
+  const li = document.createElement('li')
+  li.className = mine ? 'mine' : ''
+  const meta = document.createElement('div')
+  meta.className = 'meta'
+  const who = document.createElement('span')
+  who.className = 'who'
+  who.textContent = mine ? 'You' : (nicknames.get(from) ?? 'someone')
+  const id = document.createElement('span')
+  id.className = 'mono'
+  id.textContent = short(from)
+  const when = document.createElement('time')
+  when.dateTime = new Date(timestamp).toISOString()
+  when.textContent = time(timestamp)
+  meta.append(who, id, when)
+  li.append(meta)
+  return li
+}
+
+function addText (from: string, text: string, timestamp: number, mine: boolean): void {
+  const li = messageItem(from, timestamp, mine)
+  const body = document.createElement('div')
+  body.textContent = text
+  li.append(body)
+  addItem(li)
+}
+
+function addSystem (text: string): void {
+  const li = document.createElement('li')
+  li.className = 'system'
+  li.textContent = text
+  addItem(li)
+}
+
+/** A file card: progress while it moves, then a download link (and a preview for images) */
+function addFile (from: string, name: string, size: number, mine: boolean): { progress: (n: number) => void, done: (result: { blob?: Blob, error?: string, note?: string }) => void } {
+  const li = messageItem(from, Date.now(), mine)
+  const card = document.createElement('div')
+  card.className = 'file'
+  const label = document.createElement('span')
+  label.textContent = `${name} (${formatBytes(size)})`
+  const bar = document.createElement('progress')
+  bar.max = Math.max(size, 1)
+  bar.value = 0
+  bar.setAttribute('aria-label', `${mine ? 'Sending' : 'Receiving'} ${name}`)
+  card.append(label, bar)
+  li.append(card)
+  addItem(li)
+  return {
+    progress: n => { bar.value = n },
+    done: ({ blob, error, note }) => {
+      bar.remove()
+      if (error != null) {
+        const p = document.createElement('span')
+        p.className = 'warn'
+        p.textContent = error
+        card.append(p)
+        return
+      }
+      if (note != null) {
+        const p = document.createElement('span')
+        p.className = 'hint'
+        p.textContent = note
+        card.append(p)
+      }
+      if (blob != null) {
+        const url = URL.createObjectURL(blob)
+        if (blob.type.startsWith('image/')) {
+          const img = document.createElement('img')
+          img.src = url
+          img.alt = name
+          card.append(img)
+        }
+        const a = document.createElement('a')
+        a.href = url
+        a.download = name
+        a.textContent = `Download ${name}`
+        card.append(a)
+      }
+    }
+  }
+}
+
+function formatBytes (n: number): string {
+  return n < 1024 ? `${n} B` : n < 1024 ** 2 ? `${(n / 1024).toFixed(1)} KiB` : `${(n / 1024 ** 2).toFixed(1)} MiB`
+}
+
+function renderPeers (): void {
+  if (room == null) return
+  const links = new Map<string, ConnectionInfo>(peer.connections().map(c => [c.peerId, c]))
+  const items = room.peers.map(id => {
     const li = document.createElement('li')
+    li.dataset.peerId = id
     const link = links.get(id)
     const kind = link == null ? 'connecting' : link.direct ? 'direct' : 'relayed'
-    li.textContent = short(id)
+    const nick = document.createElement('span')
+    nick.className = 'nick'
+    nick.textContent = nicknames.get(id) ?? 'someone'
+    const pid = document.createElement('span')
+    pid.className = 'mono'
+    pid.textContent = short(id)
     const badge = document.createElement('span')
     badge.className = `badge ${kind}`
     badge.textContent = kind
-    badge.title = link?.transport ?? 'no link yet'
-    li.append(badge)
+    const rtt = rtts.get(id)
+    badge.title = link == null
+      ? 'no link yet: messages go through the relay'
+      : `${link.transport === 'webrtc' ? 'WebRTC, browser to browser' : link.transport === 'relay' ? 'relayed circuit' : link.transport}${rtt != null ? `, round trip ${rtt.toFixed(0)} ms` : ''}`
+    badge.setAttribute('aria-label', `${kind} link: ${badge.title}`)
+    li.append(nick, pid, badge)
+    return li
+  })
+  $('peers').replaceChildren(...items)
+  $('peer-count').textContent = String(items.length)
+  $('peers-empty').hidden = items.length > 0
+}
+
+function renderYou (): void {
+  $('me-id').textContent = peer.id
+  $('me-short').textContent = short(peer.id)
+  $('me-identity').textContent = peer.identity === 'indexeddb'
+    ? 'saved in this browser'
+    : peer.identity === 'ephemeral' ? 'temporary: another tab holds your saved identity' : peer.identity
+  $('me-relay').textContent = peer.relays.map(r => `${r.reserved ? 'reachable through' : r.connected ? 'connected to (no reservation yet)' : 'reconnecting to'} ${short(r.peerId)}`).join('; ')
+  $('me-addresses').replaceChildren(...peer.addresses.map(address => {
+    const li = document.createElement('li')
+    const code = document.createElement('code')
+    code.className = 'mono wrap'
+    code.textContent = address
+    const button = document.createElement('button')
+    button.type = 'button'
+    button.className = 'copy'
+    button.textContent = 'Copy'
+    button.setAttribute('aria-label', `Copy address ${address}`)
+    button.addEventListener('click', () => { void copy(address, button) })
+    li.append(code, button)
     return li
   }))
 }
 
-function addMessage (from: string, text: string, mine: boolean): void {
-  const li = document.createElement('li')
-  li.className = mine ? 'mine' : ''
-  const who = document.createElement('span')
-  who.className = 'from'
-  who.textContent = mine ? 'you' : short(from)
-  li.append(who, text)
-  $('messages').append(li)
-  li.scrollIntoView({ block: 'end' })
+async function copy (text: string, button: HTMLButtonElement): Promise<void> {
+  try {
+    await navigator.clipboard.writeText(text)
+    button.textContent = 'Copied'
+  } catch {
+    button.textContent = 'Copy failed'
+  }
+  setTimeout(() => { button.textContent = 'Copy' }, 1500)
 }
 
-async function main (): Promise<void> {
-  const peer = await createPeer({ relays: await relays() })
-  $('me').textContent = `${peer.id}${peer.identity === 'ephemeral' ? ' (a temporary identity: another tab holds your saved one)' : ''}`
-  status.textContent = `Connected to the relay. Room "${roomName}": share this page's URL to invite someone.`
+// ---- room ----
 
-  const room = await peer.join(roomName)
-  const refresh = (): void => { renderPeers(peer, room) }
-  // members link directly (WebRTC) on their own: the badges follow the connection events
-  room.addEventListener('peer:join', refresh)
-  room.addEventListener('peer:leave', refresh)
-  peer.addEventListener('peer:connect', refresh)
-  peer.addEventListener('connection:direct', refresh)
-  peer.addEventListener('peer:disconnect', refresh)
-  room.addEventListener('message', ({ detail }) => { addMessage(detail.from, detail.text ?? `(${detail.data.byteLength} bytes)`, false) })
+async function enterRoom (name: string): Promise<void> {
+  await room?.leave()
+  nicknames.clear()
+  $('messages').replaceChildren()
+  $<HTMLInputElement>('room-name').value = name
+  document.title = `${name} · Peerlane chat`
+  room = await peer.join(name)
+  const current = room
+  current.addEventListener('message', ({ detail }) => { onMessage(detail) })
+  current.addEventListener('peer:join', ({ detail }) => {
+    renderPeers()
+    void current.send({ kind: 'hello', nick: nickname() } satisfies DemoMessage).catch(() => {})
+    // say who joined once their hello (with the nickname) is in, or after a moment without it
+    pendingJoins.set(detail.peerId, setTimeout(() => { announceJoin(detail.peerId) }, 3_000))
+  })
+  current.addEventListener('peer:leave', ({ detail }) => {
+    addSystem(`${nicknames.get(detail.peerId) ?? short(detail.peerId)} left`)
+    renderPeers()
+  })
+  await current.send({ kind: 'hello', nick: nickname() } satisfies DemoMessage)
+  addSystem(`You joined "${name}". Share the invite link to chat with someone.`)
+  renderPeers()
+}
+
+const pendingJoins = new Map<string, ReturnType<typeof setTimeout>>()
+
+function announceJoin (peerId: string): void {
+  clearTimeout(pendingJoins.get(peerId))
+  if (!pendingJoins.delete(peerId)) return
+  addSystem(`${nicknames.get(peerId) ?? short(peerId)} joined`)
+}
+
+function onMessage (message: RoomMessage): void {
+  const m = message.json as DemoMessage | undefined
+  if (m == null || typeof m !== 'object' || typeof m.nick !== 'string') return
+  const known = nicknames.get(message.from)
+  nicknames.set(message.from, m.nick.slice(0, 32))
+  announceJoin(message.from)
+  if (known !== m.nick) renderPeers()
+  if (m.kind === 'chat' && typeof m.text === 'string') addText(message.from, m.text, message.timestamp, false)
+}
+
+async function sendText (text: string): Promise<void> {
+  if (room == null) return
+  await room.send({ kind: 'chat', nick: nickname(), text } satisfies DemoMessage)
+  addText(peer.id, text, Date.now(), true)
+}
+
+async function sendFileToRoom (file: File): Promise<void> {
+  if (room == null) return
+  const recipients = room.peers
+  const card = addFile(peer.id, file.name, file.size * Math.max(recipients.length, 1), true)
+  try {
+    if (recipients.length === 0) throw new Error('nobody in the room to send it to')
+    const { header, bytes } = await describeFile(file)
+    const sent = new Map<string, number>()
+    const results = await Promise.allSettled(recipients.map(async to => {
+      await sendFile(peer, to, header, bytes, n => {
+        sent.set(to, n)
+        card.progress([...sent.values()].reduce((a, b) => a + b, 0))
+      })
+    }))
+    const failed = results.filter(r => r.status === 'rejected').length
+    card.done({
+      blob: new Blob([bytes.slice().buffer], { type: header.type }),
+      note: failed === 0 ? `delivered to ${recipients.length}, checksum confirmed` : `delivered to ${recipients.length - failed} of ${recipients.length}`
+    })
+  } catch (err: any) {
+    card.done({ error: `Not sent: ${err.message}` })
+  }
+}
+
+// ---- identity ----
+
+async function exportIdentity (): Promise<void> {
+  const passphrase = prompt('Choose a passphrase for the exported identity (you will need it to import it):')
+  if (passphrase == null || passphrase === '') return
+  const text = await peer.exportIdentity({ passphrase })
+  const a = document.createElement('a')
+  a.href = URL.createObjectURL(new Blob([text], { type: 'application/json' }))
+  a.download = `peerlane-identity-${peer.id.slice(-8)}.json`
+  a.click()
+}
+
+async function importIdentityFile (file: File): Promise<void> {
+  const passphrase = prompt(`Passphrase for ${file.name}:`)
+  if (passphrase == null) return
+  if (!confirm('Importing replaces the identity saved in this browser (export it first to keep it). Continue?')) return
+  const text = await file.text()
+  await peer.stop() // the saved identity is locked while this tab runs with it
+  try {
+    await importIdentity(text, { passphrase, replace: true })
+  } catch (err: any) {
+    alert(`Could not import: ${err.message}`)
+  }
+  location.reload()
+}
+
+// ---- start ----
+
+async function main (): Promise<void> {
+  // the You panel starts open where there is room for it, folded on a phone
+  ;($('you') as HTMLDetailsElement).open = matchMedia('(min-width: 42rem)').matches
+  const nickInput = $<HTMLInputElement>('nickname')
+  nickInput.value = nickname()
+  nickInput.addEventListener('change', () => {
+    const nick = nickInput.value.trim().slice(0, 32)
+    if (nick === '') return
+    localStorage.setItem(NICK_KEY, nick)
+    void room?.send({ kind: 'hello', nick } satisfies DemoMessage).catch(() => {})
+  })
+
+  banner('Connecting to the relay…')
+  peer = await createPeer({ relays: await relays() })
+  $('banner').hidden = true
+  renderYou()
+
+  peer.addEventListener('relay:lost', () => { banner('Lost the relay. Reconnecting… (direct links keep working)'); renderYou() })
+  peer.addEventListener('relay:reserved', () => { banner('Back online: reachable through the relay again.', 'ok', 4000); renderYou() })
+  for (const type of ['peer:connect', 'peer:disconnect', 'connection:direct'] as const) peer.addEventListener(type, renderPeers)
+  // round-trip times for the badges' details
+  setInterval(() => {
+    for (const id of room?.peers ?? []) {
+      peer.ping(id, { signal: AbortSignal.timeout(5_000) }).then(ms => { rtts.set(id, ms); renderPeers() }, () => {})
+    }
+  }, 10_000)
+
+  await receiveFiles(peer, incoming => {
+    const card = addFile(incoming.from, incoming.header.name, incoming.header.size, false)
+    incoming.onProgress = card.progress
+    ;(incoming as any).card = card
+  }, (incoming, result) => {
+    (incoming as any).card.done('blob' in result ? { blob: result.blob, note: 'checksum verified' } : { error: result.error })
+  })
+
+  await enterRoom(roomFromUrl())
+  window.addEventListener('hashchange', () => { void enterRoom(roomFromUrl()) })
+
+  $('room-form').addEventListener('submit', event => {
+    event.preventDefault()
+    location.hash = encodeURIComponent($<HTMLInputElement>('room-name').value.trim())
+  })
+  $('copy-link').addEventListener('click', event => { void copy(location.href, event.currentTarget as HTMLButtonElement) })
+  document.querySelector<HTMLButtonElement>('[data-copy="me-id"]')?.addEventListener('click', event => { void copy(peer.id, event.currentTarget as HTMLButtonElement) })
+  $('export-identity').addEventListener('click', () => { void exportIdentity() })
+  $<HTMLInputElement>('import-identity').addEventListener('change', event => {
+    const file = (event.target as HTMLInputElement).files?.[0]
+    if (file != null) void importIdentityFile(file)
+  })
 
   const input = $<HTMLInputElement>('text')
-  const button = document.querySelector<HTMLButtonElement>('#composer button') as HTMLButtonElement
-  input.disabled = button.disabled = false
+  const fileInput = $<HTMLInputElement>('file')
+  const send = document.querySelector<HTMLButtonElement>('#composer button[type=submit]') as HTMLButtonElement
+  input.disabled = send.disabled = fileInput.disabled = false
   input.focus()
   $('composer').addEventListener('submit', event => {
     event.preventDefault()
     const text = input.value.trim()
     if (text === '') return
     input.value = ''
-    room.send(text).then(() => { addMessage(peer.id, text, true) }, err => { status.textContent = `Not sent: ${err.message}` })
+    sendText(text).catch(err => { banner(`Not sent: ${err.message}`) })
+  })
+  fileInput.addEventListener('change', () => {
+    const file = fileInput.files?.[0]
+    fileInput.value = ''
+    if (file != null) void sendFileToRoom(file)
   })
 }
 
 main().catch(err => {
-  status.textContent = `Could not start: ${err.message}`
-  console.error(err)
+  banner(`Could not start: ${err.message}`)
 })

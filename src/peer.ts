@@ -288,6 +288,12 @@ export class Peer extends TypedEventEmitter<PeerEvents> {
     return await openStream(await this.connectionTo(peerId, options.signal), protocol, options)
   }
 
+  /** Round-trip time to a peer in ms (libp2p ping over the best connection, connecting first if need be) */
+  async ping (peerId: string, options: { signal?: AbortSignal } = {}): Promise<number> {
+    await this.connectionTo(peerId, options.signal)
+    return await this.libp2p.services.ping.ping(parsePeerId(peerId), { signal: options.signal, runOnLimitedConnection: true })
+  }
+
   /**
    * What identify told us about a connected peer: its agent version and the protocols it speaks.
    * Asks the peer again when nothing is known yet.
