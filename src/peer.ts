@@ -110,6 +110,10 @@ export class Peer extends TypedEventEmitter<PeerEvents> {
       if (transportOf(evt.detail) === 'webrtc') this.safeDispatchEvent('connection:direct', { detail: describe(evt.detail) })
     })
     node.addEventListener('self:peer:update', this.onSelfUpdate)
+    // self:peer:update comes a second after a reservation (libp2p debounces its peer-store update); the
+    // transports' listening/close events come at once, and getMultiaddrs() is already up to date then
+    node.addEventListener('transport:listening', this.onSelfUpdate)
+    node.addEventListener('transport:close', this.onSelfUpdate)
     if (typeof window !== 'undefined') window.addEventListener('pagehide', this.onPageHide)
 
     await node.start()
@@ -230,6 +234,8 @@ export class Peer extends TypedEventEmitter<PeerEvents> {
     if (typeof window !== 'undefined') window.removeEventListener('pagehide', this.onPageHide)
     await Promise.all([...this.rooms.values()].map(async room => room.leave()))
     this.libp2p.removeEventListener('self:peer:update', this.onSelfUpdate)
+    this.libp2p.removeEventListener('transport:listening', this.onSelfUpdate)
+    this.libp2p.removeEventListener('transport:close', this.onSelfUpdate)
     await this.libp2p.stop()
     this.key.release()
   }
