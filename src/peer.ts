@@ -18,20 +18,27 @@ import type { Connection, PeerId } from '@libp2p/interface'
 
 /** One connected peer, as `connect()` and `connections()` describe it */
 export interface ConnectionInfo {
+  /** the other peer's PeerId */
   peerId: string
   /** true when no relay sits in the data path (WebRTC, or our own WebSocket to a relay) */
   direct: boolean
+  /** `'webrtc'` (direct browser link), `'websockets'` (our own connection to a relay) or `'relay'` (a circuit) */
   transport: Transport
 }
 
 /** A relay we are configured with and whether it holds a reservation for us */
 export interface RelayStatus {
+  /** the relay's PeerId */
   peerId: string
+  /** the relay address as configured */
   address: string
+  /** whether we hold an unlimited (WebSocket) connection to it */
   connected: boolean
+  /** whether it holds a reservation for us, so others can reach us through it */
   reserved: boolean
 }
 
+/** The events of a `Peer`: `peer.addEventListener(type, e => e.detail)` */
 export interface PeerEvents {
   /** the first connection to a peer opened */
   'peer:connect': CustomEvent<{ peerId: string }>
@@ -45,7 +52,9 @@ export interface PeerEvents {
   'relay:lost': CustomEvent<{ relay: string }>
 }
 
+/** Options for `peer.connect` */
 export interface ConnectOptions {
+  /** gives up connecting; the call rejects with the signal's reason */
   signal?: AbortSignal
   /**
    * When no direct WebRTC link can be made, settle for a relayed one (`direct: false`).

@@ -17,6 +17,7 @@ export interface RequestContext {
 /** Answers one request; what it returns (bytes or a string) is sent back, what it throws reaches the caller as a `RemoteError` */
 export type RequestHandler = (data: Uint8Array, context: RequestContext) => Uint8Array | string | Promise<Uint8Array | string>
 
+/** Options for `peer.handle` */
 export interface HandleOptions {
   /**
    * The largest request accepted, in bytes.
@@ -33,7 +34,9 @@ export interface HandleOptions {
   timeout?: number
 }
 
+/** Options for `peer.request` */
 export interface RequestOptions {
+  /** gives up the request; the call rejects with the signal's reason */
   signal?: AbortSignal
 
   /**
