@@ -48,22 +48,25 @@ interface Options {
   messages: number
   /** throughput: bytes per transfer */
   bytes: number
+  /** throughput: bytes per write */
+  chunk: number
 }
 
 function parseArgs (argv: string[]): Options {
-  const options: Options = { runs: 10, only: new Set(FIGURES), messages: 30, bytes: 8 * 1024 * 1024 }
+  const options: Options = { runs: 10, only: new Set(FIGURES), messages: 30, bytes: 8 * 1024 * 1024, chunk: 16 * 1024 }
   for (let i = 0; i < argv.length; i++) {
     const [flag, inline] = argv[i].split('=', 2)
     const value = (): string => inline ?? argv[++i]
     if (flag === '--runs') options.runs = Number(value())
     else if (flag === '--messages') options.messages = Number(value())
     else if (flag === '--bytes') options.bytes = Number(value())
+    else if (flag === '--chunk') options.chunk = Number(value())
     else if (flag === '--only') {
       const wanted = value().split(',').map(s => s.trim())
       const unknown = wanted.filter(w => !(FIGURES as readonly string[]).includes(w))
       if (unknown.length > 0) throw new Error(`--only: unknown figure ${unknown.join(', ')} (known: ${FIGURES.join(', ')})`)
       options.only = new Set(wanted as FigureId[])
-    } else throw new Error(`unknown argument ${argv[i]} (known: --runs N, --only ${FIGURES.join(',')}, --messages N, --bytes N)`)
+    } else throw new Error(`unknown argument ${argv[i]} (known: --runs N, --only ${FIGURES.join(',')}, --messages N, --bytes N, --chunk N)`)
   }
   if (!(options.runs >= 2)) throw new Error('--runs must be at least 2')
   return options
@@ -386,19 +389,18 @@ async function latencyFigure (env: Env): Promise<Figure> {
   return figure
 }
 
-const CHUNK = 16 * 1024
-
 async function throughputFigure (env: Env): Promise<Figure> {
   const total = env.options.bytes
+  const chunk = env.options.chunk
   const mib = total / (1024 * 1024)
   const toMiBs = (ms: number): number => mib / (ms / 1000)
   // the subject row is a placeholder until Messaging's peer.openStream lands: add its measurement here
   const peerlane = row('Peerlane peer.openStream', 'subject', 'not merged yet (Messaging)')
   const libp2p = row('libp2p stream on Peerlane\'s WebRTC link (peer.libp2p)')
-  const raw = row('raw RTCDataChannel, 16 KiB messages')
+  const raw = row(`raw RTCDataChannel, ${chunk / 1024} KiB messages`)
   const figure: Figure = {
     id: 'throughput',
-    title: `stream throughput: ${mib} MiB in 16 KiB writes, Chromium → Chromium over direct WebRTC`,
+    title: `stream throughput: ${mib} MiB in ${chunk / 1024} KiB writes, Chromium → Chromium over direct WebRTC`,
     unit: 'MiB/s',
     better: 'higher',
     rows: [peerlane, libp2p, raw],
@@ -408,12 +410,12 @@ async function throughputFigure (env: Env): Promise<Figure> {
   for (let round = 0; round < rounds; round++) {
     await withLinkedPeers(env, async (pa, pb, a) => {
       await call(pa, 'peerlaneHandleSink', { expect: total })
-      await sample(libp2p, async () => toMiBs((await call(pb, 'peerlaneLibp2pStream', { peerId: a, total, chunk: CHUNK }, 120_000)).ms))
-      await sample(libp2p, async () => toMiBs((await call(pb, 'peerlaneLibp2pStream', { peerId: a, total, chunk: CHUNK }, 120_000)).ms))
+      await sample(libp2p, async () => toMiBs((await call(pb, 'peerlaneLibp2pStream', { peerId: a, total, chunk }, 120_000)).ms))
+      await sample(libp2p, async () => toMiBs((await call(pb, 'peerlaneLibp2pStream', { peerId: a, total, chunk }, 120_000)).ms))
     }).catch(err => { libp2p.failures++; log(`stream round failed: ${err.message}`) })
     await withRawPair(env, async (_pa, pb) => {
-      await sample(raw, async () => toMiBs((await call(pb, 'rawThroughput', { total, chunk: CHUNK }, 120_000)).ms))
-      await sample(raw, async () => toMiBs((await call(pb, 'rawThroughput', { total, chunk: CHUNK }, 120_000)).ms))
+      await sample(raw, async () => toMiBs((await call(pb, 'rawThroughput', { total, chunk }, 120_000)).ms))
+      await sample(raw, async () => toMiBs((await call(pb, 'rawThroughput', { total, chunk }, 120_000)).ms))
     }).catch(err => { raw.failures++; log(`raw throughput round failed: ${err.message}`) })
   }
   return figure

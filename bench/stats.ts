@@ -83,11 +83,13 @@ export function formatTable (figures: Figure[]): string {
   const nameWidth = Math.max(40, ...figures.flatMap(f => f.rows.map(r => r.name.length + 2)))
   for (const figure of figures) {
     out.push('')
-    out.push(`${figure.title} [${figure.unit}, ${figure.better} is better${figure.better === 'higher' ? '; p95 = the slowest 5 %' : ''}]`)
     if (figure.unavailable != null) {
+      out.push(figure.title)
       out.push(`  not available: ${figure.unavailable}`)
+      for (const note of figure.notes ?? []) out.push(`  ${note}`)
       continue
     }
+    out.push(`${figure.title} [${figure.unit}, ${figure.better} is better${figure.better === 'higher' ? '; p95 = the slowest 5 %' : ''}]`)
     out.push(`  ${''.padEnd(nameWidth)}${'n'.padStart(5)}${'median'.padStart(11)}${'p95'.padStart(11)}   vs subject (median)`)
     const subject = figure.rows[0]?.summary
     for (const row of figure.rows) {
