@@ -282,7 +282,42 @@ async function readyFigure (env: Env, kind: 'chromium' | 'firefox'): Promise<Fig
   return figure
 }
 
-async function connectFigure (env: Env): Promise<Figure> {
+/** Adds one sample per phase ({ phase: ms }) to the figure's rows, creating rows in the order phases come */
+function addPhases (figure: Figure, phases: Record<string, number>): void {
+  for (const [name, ms] of Object.entries(phases).sort((a, b) => a[1] - b[1])) {
+    let target = figure.rows.find(r => r.name === name)
+    if (target == null) figure.rows.push(target = row(name))
+    target.samples.push(ms)
+  }
+}
+
+/** Where the stock start-up spends its time (Chromium): ms from the start at which each phase is reached */
+async function readyPhasesFigure (env: Env): Promise<Figure> {
+  const figure: Figure = {
+    id: 'ready.phases.chromium',
+    title: 'ready, phases: stock js-libp2p start-up in Chromium, ms from the start at which each step was reached',
+    unit: 'ms',
+    better: 'lower',
+    breakdown: true,
+    rows: [],
+    notes: ['Peerlane\'s createPeer runs the same steps (plus identity); its own overhead is the difference in the ready figure']
+  }
+  for (let i = 0; i <= env.options.runs; i++) {
+    const page = await openPage(env, env.browsers.chromiumA, 'stock')
+    try {
+      const phases = await call<Record<string, number>>(page, 'stockReadyPhases', { relay: env.relay.address })
+      if (i > 0) addPhases(figure, phases) // the first is a warm-up
+      await call(page, 'stockStop', {}, 10_000).catch(() => {})
+    } catch (err: any) {
+      log(`ready phases: run failed: ${String(err?.message ?? err).split('\n')[0]}`)
+    } finally {
+      await closePages(page)
+    }
+  }
+  return figure
+}
+
+async function connectFigure (env: Env): Promise<Figure[]> {
   const { chromiumA, chromiumB } = env.browsers
   const peerlane = row('Peerlane peer.connect(peerId)', 'subject')
   const stock = row('stock js-libp2p dial …/p2p-circuit/webrtc')
@@ -298,11 +333,24 @@ async function connectFigure (env: Env): Promise<Figure> {
       { kind: 'ratio', baseline: raw.name, value: 1.3, text: '≤ 1.3× raw (medians)' }
     ]
   }
+  const phases: Figure = {
+    id: 'connect.phases',
+    title: 'connect, phases: stock js-libp2p WebRTC dial, ms from the start at which each step began (libp2p progress events)',
+    unit: 'ms',
+    better: 'lower',
+    breakdown: true,
+    rows: [],
+    notes: ['webrtc:dial-relay → webrtc:open-signaling-stream is the relayed connection (HOP/STOP, Noise, Yamux over the circuit); from there SDP and ICE go over it']
+  }
   const libp2p = async (subject: Row | undefined, bundle: 'peerlane' | 'stock'): Promise<void> => {
     const [pa, pb] = await Promise.all([openPage(env, chromiumA, bundle), openPage(env, chromiumB, bundle)])
     try {
       const [a] = await Promise.all([pa, pb].map(async p => call(p, `${bundle}Ready`, { relay: env.relay.address, on: 'transport:listening' })))
-      const measure = async (): Promise<number> => (await call(pb, `${bundle}Connect`, { relay: env.relay.address, peerId: a.id })).ms
+      const measure = async (): Promise<number> => {
+        const result = await call(pb, `${bundle}Connect`, { relay: env.relay.address, peerId: a.id })
+        if (subject != null && result.phases != null) addPhases(phases, result.phases)
+        return result.ms
+      }
       if (subject == null) await measure().catch(() => {})
       else await sample(subject, measure)
       await Promise.all([pa, pb].map(async p => call(p, `${bundle}Stop`, {}, 10_000).catch(() => {})))
@@ -330,7 +378,7 @@ async function connectFigure (env: Env): Promise<Figure> {
     const order = [async () => libp2p(peerlane, 'peerlane'), async () => libp2p(stock, 'stock'), async () => rawOnce(raw)]
     for (let j = 0; j < order.length; j++) await order[(i + j) % order.length]()
   }
-  return figure
+  return [figure, phases]
 }
 
 /** Two Chromium pages with a direct Peerlane link, both in room `bench`; `body` runs with them */
@@ -483,8 +531,9 @@ async function main (): Promise<void> {
       if (options.only.has('ready')) {
         log('ready, Chromium'); figures.push(await readyFigure(env, 'chromium'))
         log('ready, Firefox'); figures.push(await readyFigure(env, 'firefox'))
+        log('ready, phases'); figures.push(await readyPhasesFigure(env))
       }
-      if (options.only.has('connect')) { log('connect'); figures.push(await connectFigure(env)) }
+      if (options.only.has('connect')) { log('connect'); figures.push(...await connectFigure(env)) }
       if (options.only.has('latency')) { log('room latency'); figures.push(await latencyFigure(env)) }
       if (options.only.has('throughput')) { log('stream throughput'); figures.push(await throughputFigure(env)) }
     }

@@ -58,6 +58,8 @@ export interface Figure {
   better: 'lower' | 'higher'
   rows: Row[]
   targets?: Target[]
+  /** a breakdown of one subject into phases (rows): no subject, no ratios */
+  breakdown?: boolean
   /** why the figure has no rows (e.g. a script that is not there) */
   unavailable?: string
   notes?: string[]
@@ -94,7 +96,7 @@ export function formatTable (figures: Figure[]): string {
     const subject = figure.rows[0]?.summary
     for (const row of figure.rows) {
       const s = row.summary
-      const ratio = row.role === 'baseline' && subject != null && s != null && s.n > 0 && subject.n > 0
+      const ratio = figure.breakdown !== true && row.role === 'baseline' && subject != null && s != null && s.n > 0 && subject.n > 0
         ? `Peerlane is ${(subject.median / s.median).toFixed(2)}× this`
         : ''
       const failed = row.failures > 0 ? `  (${row.failures} failed)` : ''
