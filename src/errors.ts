@@ -18,6 +18,7 @@ export class InvalidConfigError extends Error {
 /** A string that should be a multiaddr or a PeerId is neither; `value` holds it */
 export class InvalidAddressError extends Error {
   static name = 'InvalidAddressError'
+  /** the value that is not a valid address */
   readonly value: string
   constructor (value: unknown, message: string, options?: ErrorOptions) {
     super(`${JSON.stringify(String(value))} ${message}`, options)
@@ -65,6 +66,7 @@ export class RelayUnavailableError extends Error {
 /** `connect()` tried every path it knows to a peer and none worked */
 export class PeerUnreachableError extends Error {
   static name = 'PeerUnreachableError'
+  /** the peer that could not be reached */
   readonly peerId: string
   constructor (peerId: string, message: string, options?: ErrorOptions) {
     super(message, options)
@@ -76,7 +78,9 @@ export class PeerUnreachableError extends Error {
 /** A request handler on the remote peer threw; `message` is the message it threw */
 export class RemoteError extends Error {
   static name = 'RemoteError'
+  /** the peer whose handler threw */
   readonly peerId: string
+  /** the protocol that was called */
   readonly protocol: string
   constructor (peerId: string, protocol: string, message: string) {
     super(message)
@@ -89,7 +93,9 @@ export class RemoteError extends Error {
 /** A payload is bigger than the limit that applies to it (`limit`, in bytes) */
 export class MessageTooLargeError extends Error {
   static name = 'MessageTooLargeError'
+  /** the size of what was refused, in bytes */
   readonly size: number
+  /** the limit it is over, in bytes */
   readonly limit: number
   constructor (what: string, size: number, limit: number) {
     super(`${what} is ${size} bytes, over the limit of ${limit} bytes`)

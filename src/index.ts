@@ -11,6 +11,18 @@
  * await room.send('hello')
  * ```
  *
+ * Or with one script tag: `dist/peerlane.min.js` defines `window.Peerlane` with the same exports.
+ *
+ * ```html
+ * <script src="peerlane.min.js"></script>
+ * <script type="module">
+ *   const peer = await Peerlane.createPeer({ relays: ['/dns4/relay.example.com/tcp/443/wss/p2p/12D3KooW…'] })
+ *   const room = await peer.join('lobby')
+ *   room.addEventListener('message', e => console.log(e.detail.from, e.detail.text))
+ *   await room.send('hello')
+ * </script>
+ * ```
+ *
  * @packageDocumentation
  */
 import './polyfills.ts'
@@ -29,5 +41,6 @@ export { GUARD_DEFAULTS } from './guard.ts'
 export { MESH_DEFAULTS } from './mesh.ts'
 export { VERSION } from './version.ts'
 export type { Transport } from './address.ts'
+export type { PeerNode, PeerServices } from './node.ts'
 export { RoomEnvelope } from './pb/room.ts'
 export * from './errors.ts'

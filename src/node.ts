@@ -23,12 +23,17 @@ import type { Multiaddr } from '@multiformats/multiaddr'
 /** The services every Peerlane node runs; `peer.libp2p.services` has this shape */
 // a type, not an interface: libp2p's ServiceMap needs an index signature
 export type PeerServices = {
+  /** libp2p's identify protocol */
   identify: Identify
+  /** identify push: tells connected peers when our addresses or protocols change */
   identifyPush: unknown
+  /** libp2p's ping protocol */
   ping: Ping
+  /** GossipSub, which carries rooms */
   pubsub: GossipSub
 }
 
+/** The libp2p node behind a Peer (`peer.libp2p`) */
 export type PeerNode = Libp2p<PeerServices>
 
 /**

@@ -22,20 +22,27 @@ import type { Connection, PeerId } from '@libp2p/interface'
 
 /** One connected peer, as `connect()` and `connections()` describe it */
 export interface ConnectionInfo {
+  /** the other peer's PeerId */
   peerId: string
   /** true when no relay sits in the data path (WebRTC, or our own WebSocket to a relay) */
   direct: boolean
+  /** `'webrtc'` (direct browser link), `'websockets'` (our own connection to a relay) or `'relay'` (a circuit) */
   transport: Transport
 }
 
 /** A relay we are configured with and whether it holds a reservation for us */
 export interface RelayStatus {
+  /** the relay's PeerId */
   peerId: string
+  /** the relay address as configured */
   address: string
+  /** whether we hold an unlimited (WebSocket) connection to it */
   connected: boolean
+  /** whether it holds a reservation for us, so others can reach us through it */
   reserved: boolean
 }
 
+/** The events of a `Peer`: `peer.addEventListener(type, e => e.detail)` */
 export interface PeerEvents {
   /** the first connection to a peer opened */
   'peer:connect': CustomEvent<{ peerId: string }>
@@ -61,7 +68,9 @@ export interface PeerInfo {
   addresses: string[]
 }
 
+/** Options for `peer.connect` */
 export interface ConnectOptions {
+  /** gives up connecting; the call rejects with the signal's reason */
   signal?: AbortSignal
   /**
    * When no direct WebRTC link can be made, settle for a relayed one (`direct: false`).
@@ -141,6 +150,10 @@ export class Peer extends TypedEventEmitter<PeerEvents> {
       if (transportOf(evt.detail) === 'webrtc') this.safeDispatchEvent('connection:direct', { detail: describe(evt.detail) })
     })
     node.addEventListener('self:peer:update', this.onSelfUpdate)
+    // self:peer:update comes a second after a reservation (libp2p debounces its peer-store update); the
+    // transports' listening/close events come at once, and getMultiaddrs() is already up to date then
+    node.addEventListener('transport:listening', this.onSelfUpdate)
+    node.addEventListener('transport:close', this.onSelfUpdate)
     if (typeof window !== 'undefined') window.addEventListener('pagehide', this.onPageHide)
 
     await node.start()
@@ -339,6 +352,8 @@ export class Peer extends TypedEventEmitter<PeerEvents> {
     for (const timer of this.renewals.values()) clearTimeout(timer)
     await Promise.all([...this.rooms.values()].map(async room => room.leave()))
     this.libp2p.removeEventListener('self:peer:update', this.onSelfUpdate)
+    this.libp2p.removeEventListener('transport:listening', this.onSelfUpdate)
+    this.libp2p.removeEventListener('transport:close', this.onSelfUpdate)
     await this.libp2p.stop()
     this.key.release()
   }

@@ -34,6 +34,7 @@ export interface ProtocolOptions {
   versions?: string[]
 }
 
+/** Options for `peer.handle` */
 export interface HandleOptions extends ProtocolOptions {
   /**
    * The largest request accepted, in bytes.
@@ -50,7 +51,9 @@ export interface HandleOptions extends ProtocolOptions {
   timeout?: number
 }
 
+/** Options for `peer.request` */
 export interface RequestOptions extends ProtocolOptions {
+  /** gives up the request; the call rejects with the signal's reason */
   signal?: AbortSignal
 
   /**

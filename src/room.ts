@@ -35,12 +35,17 @@ export interface RoomMessage {
  */
 export type RoomValidator = (message: RoomMessage) => boolean | Promise<boolean>
 
+/** The events of a `Room`: `room.addEventListener(type, e => e.detail)` */
 export interface RoomEvents {
+  /** a member sent a message */
   message: CustomEvent<RoomMessage>
+  /** a peer was heard from in the room for the first time (or again after it had left) */
   'peer:join': CustomEvent<{ peerId: string }>
+  /** a member said goodbye, or was not heard from for `MEMBER_TIMEOUT_MS` (or its links closed, see `DISCONNECT_GRACE_MS`) */
   'peer:leave': CustomEvent<{ peerId: string }>
 }
 
+/** Options for `peer.join` */
 export interface RoomOptions {
   /**
    * The largest payload `send` accepts and receivers take, in bytes; larger payloads belong on streams.
@@ -56,6 +61,7 @@ export interface RoomOptions {
    */
   timeout?: number
 
+  /** gives up joining; the call rejects with the signal's reason */
   signal?: AbortSignal
 }
 
@@ -81,7 +87,9 @@ export interface RoomContext {
 
 /** A GossipSub topic with presence: who is here, and the messages they send */
 export class Room extends TypedEventEmitter<RoomEvents> {
+  /** the name the room was joined under */
   readonly name: string
+  /** its GossipSub topic, `roomTopic(name)` */
   readonly topic: string
   private readonly node: PeerNode
   private readonly context: RoomContext
