@@ -111,9 +111,33 @@
       return { ms: await sendToSink(connection, total, chunk) }
     },
 
-    // Once Messaging lands (peer.openStream → { readable, writable } web streams), its figure is:
-    //   async peerlaneStream ({ peerId, total, chunk }) { … open, write `total` bytes, await the ack … }
-    // plus a row in run.ts's throughput figure.
+    /** Peerlane's own streams: peer.handleStream / peer.openStream, web ReadableStream / WritableStream */
+    async peerlaneHandleStreamSink ({ expect }) {
+      await state.peer.handleStream(SINK + '/web', async (stream) => {
+        let received = 0
+        const reader = stream.readable.getReader()
+        while (received < expect) {
+          const { value, done } = await reader.read()
+          if (done) break
+          received += value.byteLength
+        }
+        const writer = stream.writable.getWriter()
+        await writer.write(new Uint8Array([1]))
+        await writer.close()
+      })
+    },
+    async peerlaneStream ({ peerId, total, chunk }) {
+      const data = new Uint8Array(chunk)
+      const t0 = now()
+      const stream = await state.peer.openStream(peerId, SINK + '/web')
+      const writer = stream.writable.getWriter()
+      for (let sent = 0; sent < total; sent += chunk) await writer.write(data)
+      const reader = stream.readable.getReader()
+      await reader.read() // the one-byte acknowledgement
+      const ms = now() - t0
+      await writer.close().catch(() => {})
+      return { ms }
+    },
 
     async peerlaneStop () {
       await state.peer?.stop()

@@ -420,6 +420,10 @@ async function latencyFigure (env: Env): Promise<Figure> {
     unit: 'ms',
     better: 'lower',
     rows: [peerlane, raw],
+    targets: [
+      { kind: 'median', value: 1, text: '≤ 1 ms median' },
+      { kind: 'ratio', baseline: raw.name, value: 1.5, text: '≤ 1.5× raw (medians)' }
+    ],
     notes: [`${rounds} rounds (each a fresh pair of peers) of ${messages} sequential messages, after 5 warm-up messages; n counts messages`]
   }
   for (let round = 0; round < rounds; round++) {
@@ -442,8 +446,7 @@ async function throughputFigure (env: Env): Promise<Figure> {
   const chunk = env.options.chunk
   const mib = total / (1024 * 1024)
   const toMiBs = (ms: number): number => mib / (ms / 1000)
-  // the subject row is a placeholder until Messaging's peer.openStream lands: add its measurement here
-  const peerlane = row('Peerlane peer.openStream', 'subject', 'not merged yet (Messaging)')
+  const peerlane = row('Peerlane peer.openStream (web streams)', 'subject')
   const libp2p = row('libp2p stream on Peerlane\'s WebRTC link (peer.libp2p)')
   const raw = row(`raw RTCDataChannel, ${chunk / 1024} KiB messages`)
   const figure: Figure = {
@@ -452,12 +455,16 @@ async function throughputFigure (env: Env): Promise<Figure> {
     unit: 'MiB/s',
     better: 'higher',
     rows: [peerlane, libp2p, raw],
+    targets: [{ kind: 'ratio', baseline: raw.name, value: 0.8, text: '≥ 80% of raw (medians)' }],
     notes: ['timed from the first write until the receiver acknowledges the last byte']
   }
   const rounds = Math.max(2, Math.ceil(env.options.runs / 2))
   for (let round = 0; round < rounds; round++) {
     await withLinkedPeers(env, async (pa, pb, a) => {
       await call(pa, 'peerlaneHandleSink', { expect: total })
+      await call(pa, 'peerlaneHandleStreamSink', { expect: total })
+      await sample(peerlane, async () => toMiBs((await call(pb, 'peerlaneStream', { peerId: a, total, chunk }, 120_000)).ms))
+      await sample(peerlane, async () => toMiBs((await call(pb, 'peerlaneStream', { peerId: a, total, chunk }, 120_000)).ms))
       await sample(libp2p, async () => toMiBs((await call(pb, 'peerlaneLibp2pStream', { peerId: a, total, chunk }, 120_000)).ms))
       await sample(libp2p, async () => toMiBs((await call(pb, 'peerlaneLibp2pStream', { peerId: a, total, chunk }, 120_000)).ms))
     }).catch(err => { libp2p.failures++; log(`stream round failed: ${err.message}`) })

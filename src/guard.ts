@@ -3,7 +3,7 @@ import { RateLimiter } from '@libp2p/utils'
 /** Defaults for how a peer treats senders of bad room messages; see README › Rooms › Abuse */
 export const GUARD_DEFAULTS = {
   /** room messages (presence included) one author may send per second, per room */
-  messagesPerSecond: 30,
+  messagesPerSecond: 200,
   /** strikes (dropped messages) before an author is muted */
   muteAfter: 3,
   /** how long a mute lasts, and how long strikes are remembered, in ms */
