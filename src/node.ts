@@ -11,6 +11,7 @@ import { webSockets } from '@libp2p/websockets'
 import { WebSockets } from '@multiformats/multiaddr-matcher'
 import { createLibp2p } from 'libp2p'
 import { relayPart, transportPart } from './address.ts'
+import { isVouched } from './routing.ts' // federation: relays our relays vouch for
 import type { PeerConfig } from './config.ts'
 import type { GossipSub } from '@libp2p/gossipsub'
 import type { Identify } from '@libp2p/identify'
@@ -33,9 +34,9 @@ export type PeerNode = Libp2p<PeerServices>
  * libp2p's browser gater refuses ws:// and private addresses, which a local or LAN relay uses.
  * Allow exactly the configured relays (and circuits through them), and keep refusing the rest.
  */
-export function relayGater (relays: Multiaddr[]): ConnectionGater {
+export function relayGater (relays: Multiaddr[], vouchedBy?: object): ConnectionGater {
   const allowed = new Set(relays.map(transportPart))
-  const isAllowed = (ma: Multiaddr): boolean => allowed.has(transportPart(relayPart(ma) ?? ma))
+  const isAllowed = (ma: Multiaddr): boolean => allowed.has(transportPart(relayPart(ma) ?? ma)) || (vouchedBy != null && isVouched(vouchedBy, ma))
   return {
     denyDialMultiaddr: (ma) => {
       if (isAllowed(ma)) return false
@@ -60,7 +61,7 @@ export async function createNode (config: PeerConfig, privateKey: PrivateKey): P
     ],
     connectionEncrypters: [noise()],
     streamMuxers: [yamux()],
-    connectionGater: relayGater(config.relays),
+    connectionGater: relayGater(config.relays, config),
     transportManager: {
       // relay reservations come and go; never fail start() because one is not there yet
       faultTolerance: FaultTolerance.NO_FATAL
