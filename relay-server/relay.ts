@@ -13,6 +13,7 @@ import { prometheusMetrics } from '@libp2p/prometheus-metrics'
 import { webSockets } from '@libp2p/websockets'
 import { createLibp2p } from 'libp2p'
 import { Counter, Gauge, Registry } from 'prom-client'
+import { WebSocket } from 'ws'
 import { validateRelayConfig } from './config.ts'
 import { FEDERATION_DHT_PROTOCOL, connectFederation, federationPeers, handleFindPeer } from './federation.ts'
 import { loadOrCreateKey } from './key-file.ts'
@@ -451,15 +452,27 @@ class Limits {
  * @libp2p/websockets creates its `ws` server without `maxPayload`, so `ws` accepts 100 MiB messages,
  * buffered whole in memory. It has no option for it; the listener's WebSocketServer reads
  * `options.maxPayload` for each new connection, so set it there. If a future version changes that shape,
- * say so loudly rather than silently running without the limit.
+ * say so loudly rather than silently running without the limit. Also gives every accepted socket an
+ * 'error' listener (see inside).
  */
 function setWsMaxPayload (node: RelayNode, maxPayload: number, log: RelayLogger): void {
   const listeners = (node as any).components?.transportManager?.getListeners?.() ?? []
   let set = 0
   for (const listener of listeners) {
-    const options = listener?.wsServer?.options
-    if (options != null && typeof options.maxPayload === 'number') {
+    const wsServer = listener?.wsServer
+    const options = wsServer?.options
+    if (options != null && typeof options.maxPayload === 'number' && typeof wsServer.on === 'function') {
       options.maxPayload = maxPayload
+      // @libp2p/websockets adds no 'error' listener to the sockets it accepts, so a protocol error (a
+      // message over maxPayload, a bad frame) would be an uncaught exception that kills the process.
+      // ws closes the socket itself (1009, 1002…); we only log it.
+      // `WebSocket` is ws's documented option for the class of accepted sockets
+      options.WebSocket = class extends WebSocket {
+        constructor (...args: any[]) {
+          super(...(args as [null]))
+          this.on('error', (err: any) => { log.debug('websocket:error', { code: err?.code, error: err?.message }) })
+        }
+      }
       set++
     }
   }
