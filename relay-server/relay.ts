@@ -7,7 +7,6 @@ import { yamux } from '@chainsafe/libp2p-yamux'
 import { circuitRelayServer } from '@libp2p/circuit-relay-v2'
 import { gossipsub } from '@libp2p/gossipsub'
 import { identify, identifyPush } from '@libp2p/identify'
-import { kadDHT, passthroughMapper } from '@libp2p/kad-dht'
 import { ping } from '@libp2p/ping'
 import { prometheusMetrics } from '@libp2p/prometheus-metrics'
 import { webSockets } from '@libp2p/websockets'
@@ -52,7 +51,10 @@ export const STREAM_LIMITS = {
   dht: 16
 } as const
 
-export type RelayNode = Libp2p<{ identify: unknown, identifyPush: unknown, ping: unknown, relay: CircuitRelayService, pubsub: GossipSub, dht: unknown }>
+/** How often the relay pings each connection to find dead ones (libp2p's default: 10 s) */
+export const RELAY_PING_INTERVAL = 60_000
+
+export type RelayNode = Libp2p<{ identify: unknown, identifyPush: unknown, ping: unknown, relay: CircuitRelayService, pubsub: GossipSub, dht?: unknown }>
 
 /** A running (or starting) relay */
 export interface Relay {
@@ -118,6 +120,9 @@ export function createRelay (input: RelayConfig = {}, options: { log?: RelayLogg
         // federation relays are exempt from the per-IP rate and pending limits
         allow: federation.flatMap(p => p.addrs.flatMap(ma => { const host = hostOf(ma); return host == null ? [] : [`/${isIPv6(host) ? 'ip6' : 'ip4'}/${host}`] }))
       },
+      // libp2p pings every connection every 10 s to find dead ones: at thousands of idle browsers that is
+      // most of an idle relay's CPU. Once a minute still frees a dead peer's reservation within ~1 min.
+      connectionMonitor: { pingInterval: RELAY_PING_INTERVAL },
       metrics: (components: any) => countRelayedBytes(prometheusMetrics({ registry })(components), counters.relayedBytes),
       services: {
         identify: identify({ maxInboundStreams: STREAM_LIMITS.identify }),
@@ -141,14 +146,9 @@ export function createRelay (input: RelayConfig = {}, options: { log?: RelayLogg
           directPeers: federation,
           directConnectTicks: 30
         }),
-        // peer routing among the relays of a federation (nobody else speaks this protocol id)
-        dht: kadDHT({
-          protocol: FEDERATION_DHT_PROTOCOL,
-          clientMode: false,
-          peerInfoMapper: passthroughMapper,
-          maxInboundStreams: STREAM_LIMITS.dht,
-          initialQuerySelfInterval: 5_000
-        })
+        // peer routing among the relays of a federation (nobody else speaks this protocol id); loaded
+        // only for a federation: a lone relay answers lookups from its own reservations
+        ...(federation.length === 0 ? {} : { dht: await federationDHT() })
       }
     }) as RelayNode
     if (closed) { await node.stop(); throw new Error('relay closed while starting') }
@@ -248,6 +248,17 @@ export function createRelay (input: RelayConfig = {}, options: { log?: RelayLogg
       log.info('stopped', { closedConnections: connections })
     }
   }
+}
+
+async function federationDHT (): Promise<any> {
+  const { kadDHT, passthroughMapper } = await import('@libp2p/kad-dht')
+  return kadDHT({
+    protocol: FEDERATION_DHT_PROTOCOL,
+    clientMode: false,
+    peerInfoMapper: passthroughMapper,
+    maxInboundStreams: STREAM_LIMITS.dht,
+    initialQuerySelfInterval: 5_000
+  })
 }
 
 function status (node: RelayNode, state: string): Record<string, unknown> {
