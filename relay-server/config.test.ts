@@ -20,6 +20,7 @@ describe('parseRelayArgs', () => {
       keyFile: './relay.key',
       announce: [],
       peers: [],
+      trustProxy: [],
       logLevel: 'info',
       maxReservations: 4096,
       maxReservationsPerIp: 8,
@@ -45,8 +46,9 @@ describe('parseRelayArgs', () => {
       '--tls-cert', '/c.pem', '--tls-key', '/k.pem', '--max-reservations-per-ip', '3', '--reservation-ttl', '1000',
       '--circuit-duration', '2000', '--circuit-data', '3000', '--max-circuits-per-peer', '4', '--max-connections', '5',
       '--connection-rate-per-ip', '6', '--max-pending-connections', '7', '--max-pending-connections-per-ip', '8',
-      '--upgrade-timeout', '9000', '--ws-max-payload', '100000', '--shutdown-timeout', '11'
+      '--upgrade-timeout', '9000', '--ws-max-payload', '100000', '--shutdown-timeout', '11', '--trust-proxy', '127.0.0.1'
     ], {})).toEqual({
+      trustProxy: ['127.0.0.1'],
       host: '0.0.0.0',
       port: 0,
       keyFile: '/tmp/k',
@@ -129,6 +131,7 @@ describe('parseRelayArgs', () => {
     [[], { PEERLANE_RELAY_CIRCUIT_DATA: '1e6' }, 'circuit-data'],
     [['--ws-max-payload', '1000'], {}, 'ws-max-payload'],
     [['--log-level', 'loud'], {}, 'log-level'],
+    [[], { PEERLANE_RELAY_TRUST_PROXY: '127.0.0.1, proxy.local' }, 'trust-proxy'],
     [['--peer', '/ip4/10.0.0.2/tcp/9090/ws'], {}, 'peer'],
     [['--peer', 'relay-2'], {}, 'peer'],
     [['--tls-cert', '/c.pem'], {}, 'tls-key'],

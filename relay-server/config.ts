@@ -33,6 +33,11 @@ export interface RelayConfig {
   tlsKey?: string
   /** Other relays of the federation, each a multiaddr ending in `/p2p/<PeerId>` */
   peers?: string[]
+  /**
+   * IPs of reverse proxies in front of the relay: for WebSockets from them, the client IP is taken from
+   * `X-Forwarded-For`, so the per-IP limits (and logs) see clients rather than the proxy. @default []
+   */
+  trustProxy?: string[]
   /** Log level of the JSON log lines on stdout. @default 'info' */
   logLevel?: LogLevel
 
@@ -111,6 +116,7 @@ const FIELDS: Record<Exclude<keyof RelayConfig, 'privateKey'>, Kind> = {
   tlsCert: 'string',
   tlsKey: 'string',
   peers: 'list',
+  trustProxy: 'list',
   logLevel: 'level',
   maxReservations: 'int',
   maxReservationsPerIp: 'int',
@@ -153,6 +159,8 @@ Flags win over env vars, which win over the file.
   --addr-file <path>                   write the relay's multiaddrs there as JSON once listening
   --tls-cert <path> --tls-key <path>   serve wss (/tls/ws) itself with this PEM certificate and key
   --peer <multiaddr>                   another relay of the federation, ending in /p2p/<PeerId> (repeatable)
+  --trust-proxy <ip>                   a reverse proxy's IP: take the client IP from its X-Forwarded-For
+                                       header, so per-IP limits see clients, not the proxy (repeatable)
   --log-level <level>                  debug, info, warn, error or silent (default ${DEFAULTS.logLevel})
 
 Limits:
@@ -261,6 +269,10 @@ export function validateRelayConfig (config: RelayConfig): ResolvedRelayConfig {
   for (const value of out.peers) {
     const ma = checkMultiaddr('peer', value)
     if (ma.getComponents().at(-1)?.name !== 'p2p') throw new RelayConfigError('peer', `${JSON.stringify(value)} must end in /p2p/<relay PeerId>`)
+  }
+  out.trustProxy ??= []
+  for (const ip of out.trustProxy) {
+    if (isIP(ip) === 0) throw new RelayConfigError('trust-proxy', `${JSON.stringify(ip)} is not an IPv4 or IPv6 address`)
   }
   if ((out.tlsCert == null) !== (out.tlsKey == null)) {
     throw new RelayConfigError(out.tlsCert == null ? 'tls-cert' : 'tls-key', 'tls-cert and tls-key go together: give both, or neither (plain ws, e.g. behind a TLS proxy)')

@@ -103,6 +103,28 @@ describe('relay limits', () => {
     await peer(r)
   })
 
+  it('behind a trusted proxy, counts pending connections per X-Forwarded-For client, and ignores the header otherwise', async () => {
+    const stall = async (r: Relay, forwarded: (i: number) => string): Promise<WebSocket[]> => {
+      const url = `ws://127.0.0.1:${/\/tcp\/(\d+)\//.exec(r.addresses[0])?.[1]}`
+      return await Promise.all(Array.from({ length: 6 }, async (_, i) => {
+        const ws = new WebSocket(url, { headers: { 'x-forwarded-for': forwarded(i) } })
+        await new Promise(resolve => { ws.once('open', resolve); ws.once('error', resolve) })
+        return ws
+      }))
+    }
+    const refused = async (r: Relay): Promise<number> => await metric(r, 'peerlane_relay_connections_refused_total{reason="pending_per_ip"}') ?? 0
+    const proxied = await relay({ maxPendingConnectionsPerIp: 2, trustProxy: ['127.0.0.1'] })
+    const distinct = await stall(proxied, i => `198.51.100.${i + 1}, 127.0.0.1`)
+    await new Promise(resolve => setTimeout(resolve, 500))
+    expect(await refused(proxied)).toBe(0)
+    const same = await stall(proxied, () => '203.0.113.9')
+    await expect.poll(async () => refused(proxied)).toBe(4)
+    const direct = await relay({ maxPendingConnectionsPerIp: 2 })
+    const spoofed = await stall(direct, i => `198.51.100.${i + 1}`)
+    await expect.poll(async () => refused(direct)).toBe(4)
+    for (const ws of [...distinct, ...same, ...spoofed]) ws.terminate()
+  })
+
   it('serves wss itself with a TLS certificate and key', async () => {
     const dir = await mkdtemp(join(tmpdir(), 'peerlane-tls-'))
     try {

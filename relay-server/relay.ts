@@ -1,7 +1,7 @@
 import '../src/polyfills.ts'
 import { readFile, rename, writeFile } from 'node:fs/promises'
 import { createServer } from 'node:http'
-import { isIPv6 } from 'node:net'
+import { isIP, isIPv6 } from 'node:net'
 import { noise } from '@chainsafe/libp2p-noise'
 import { yamux } from '@chainsafe/libp2p-yamux'
 import { circuitRelayServer } from '@libp2p/circuit-relay-v2'
@@ -156,6 +156,7 @@ export function createRelay (input: RelayConfig = {}, options: { log?: RelayLogg
     const relayNode = node
     limits.attach(relayNode)
     setWsMaxPayload(relayNode, config.wsMaxPayload, log)
+    if (config.trustProxy.length > 0) trustProxies(relayNode, new Set(config.trustProxy), log)
     // js-libp2p keeps a reservation until its TTL even when the peer is gone: free the slot now
     relayNode.addEventListener('peer:disconnect', evt => { relayNode.services.relay.reservations.delete(evt.detail) })
     relayNode.services.relay.addEventListener('relay:reservation', () => { counters.reservationsGranted.inc() })
@@ -488,6 +489,39 @@ function setWsMaxPayload (node: RelayNode, maxPayload: number, log: RelayLogger)
     }
   }
   if (set === 0) log.warn('ws-max-payload:unsupported', { message: 'could not find the WebSocket server of @libp2p/websockets: its default 100 MiB message limit applies' })
+}
+
+/**
+ * Behind a reverse proxy every WebSocket comes from the proxy's IP. For connections from a trusted proxy,
+ * take the client's IP from X-Forwarded-For (the rightmost address that is not a trusted proxy) before
+ * @libp2p/websockets builds the connection's remote multiaddr from `req.socket.remoteAddress`.
+ */
+function trustProxies (node: RelayNode, trusted: Set<string>, log: RelayLogger): void {
+  const listeners = (node as any).components?.transportManager?.getListeners?.() ?? []
+  let set = 0
+  for (const listener of listeners) {
+    const wsServer = listener?.wsServer
+    if (typeof wsServer?.handleUpgrade !== 'function') continue
+    const handleUpgrade = wsServer.handleUpgrade.bind(wsServer)
+    wsServer.handleUpgrade = (req: any, socket: any, head: any, cb: any) => {
+      const client = forwardedClient(req.socket?.remoteAddress, req.headers?.['x-forwarded-for'], trusted)
+      if (client != null) Object.defineProperty(req.socket, 'remoteAddress', { value: client, configurable: true })
+      return handleUpgrade(req, socket, head, cb)
+    }
+    set++
+  }
+  if (set === 0) log.warn('trust-proxy:unsupported', { message: 'could not find the WebSocket server of @libp2p/websockets: X-Forwarded-For is ignored' })
+}
+
+/** The client IP a trusted proxy reports, or undefined to keep the socket's own */
+export function forwardedClient (peer: string | undefined, header: string | string[] | undefined, trusted: Set<string>): string | undefined {
+  const strip = (ip: string): string => ip.startsWith('::ffff:') ? ip.slice(7) : ip
+  if (peer == null || header == null || !trusted.has(strip(peer))) return undefined
+  const hops = (Array.isArray(header) ? header.join(',') : header).split(',').map(h => strip(h.trim())).filter(h => isIP(h) !== 0)
+  for (let i = hops.length - 1; i >= 0; i--) {
+    if (!trusted.has(hops[i])) return hops[i]
+  }
+  return undefined
 }
 
 /**
