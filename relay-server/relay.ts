@@ -155,11 +155,11 @@ export function createRelay (input: RelayConfig = {}, options: { log?: RelayLogg
 
     const relayNode = node
     limits.attach(relayNode)
+    linearGetConnections(relayNode)
     setWsMaxPayload(relayNode, config.wsMaxPayload, log)
     if (config.trustProxy.length > 0) trustProxies(relayNode, new Set(config.trustProxy), log)
     // js-libp2p keeps a reservation until its TTL even when the peer is gone: free the slot now
     relayNode.addEventListener('peer:disconnect', evt => { relayNode.services.relay.reservations.delete(evt.detail) })
-    relayNode.services.relay.addEventListener('relay:reservation', () => { counters.reservationsGranted.inc() })
     stops.push(followRooms(relayNode.services.pubsub, id => federationIds.has(id)))
     await handleFindPeer(relayNode, federationIds, log)
     stops.push(await connectFederation(relayNode, federation, log))
@@ -391,12 +391,23 @@ class Limits {
   private node?: RelayNode
   private readonly pending = new Map<string, number>()
   private readonly pendingByAddr = new Map<string, string>()
+  private readonly reservedByIp = new Map<string, Map<string, PeerId>>()
+  private readonly ipOfPeer = new Map<string, string>()
 
   constructor (private readonly config: ResolvedRelayConfig, private readonly federation: Set<string>, private readonly counters: Counters, private readonly log: RelayLogger) {}
 
   attach (node: RelayNode): void {
     this.node = node
     node.addEventListener('connection:open', evt => { this.release(evt.detail.remoteAddr.toString()) })
+    node.addEventListener('peer:disconnect', evt => {
+      const id = evt.detail.toString()
+      const ip = this.ipOfPeer.get(id)
+      if (ip == null) return
+      this.ipOfPeer.delete(id)
+      const peers = this.reservedByIp.get(ip)
+      peers?.delete(id)
+      if (peers?.size === 0) this.reservedByIp.delete(ip)
+    })
   }
 
   gater (): ConnectionGater {
@@ -422,19 +433,28 @@ class Limits {
         const node = this.node
         if (node == null || this.federation.has(peer.toString())) return false
         const reservations = node.services.relay.reservations
-        if (reservations.has(peer)) return false // a refresh
+        if (reservations.has(peer)) { // a refresh
+          this.counters.reservationsGranted.inc()
+          return false
+        }
         if (reservations.size >= this.config.maxReservations) {
           this.refuse(peer, 'full')
           return false // the reservation store refuses it (RESERVATION_REFUSED); we only count it
         }
         const ip = node.getConnections(peer).map(c => hostOf(c.remoteAddr)).find(h => h != null)
-        if (ip == null) return false
-        let n = 0
-        for (const [, r] of reservations) if (hostOf(r.addr) === ip) n++
-        if (n >= this.config.maxReservationsPerIp) {
-          this.refuse(peer, 'per_ip', ip)
-          return true
+        if (ip != null) {
+          // the peers of this IP that hold a reservation; O(limit), whatever the number of reservations
+          const peers = this.reservedByIp.get(ip) ?? new Map<string, PeerId>()
+          for (const [id, p] of peers) if (!reservations.has(p)) peers.delete(id)
+          if (peers.size >= this.config.maxReservationsPerIp) {
+            this.refuse(peer, 'per_ip', ip)
+            return true
+          }
+          peers.set(peer.toString(), peer)
+          this.reservedByIp.set(ip, peers)
+          this.ipOfPeer.set(peer.toString(), ip)
         }
+        this.counters.reservationsGranted.inc()
         return false
       },
       denyOutboundRelayedConnection: (source: PeerId, destination: PeerId) => {
@@ -457,6 +477,24 @@ class Limits {
     const n = (this.pending.get(ip) ?? 1) - 1
     if (n <= 0) this.pending.delete(ip)
     else this.pending.set(ip, n)
+  }
+}
+
+/**
+ * libp2p's `connectionManager.getConnections()` builds its answer with `conns = conns.concat(c)` per peer,
+ * which is quadratic in the number of peers, and libp2p calls it on every inbound connection (the pending
+ * check and the pruner, only to read `.length`). At thousands of browsers that became most of the relay's
+ * CPU and made each new connection slower than the last. Same answer, built in linear time.
+ */
+function linearGetConnections (node: RelayNode): void {
+  const manager = (node as any).components?.connectionManager
+  const connections = manager?.connections
+  if (typeof manager?.getConnections !== 'function' || typeof connections?.values !== 'function') return
+  manager.getConnections = (peerId?: PeerId): Connection[] => {
+    if (peerId != null) return connections.get(peerId) ?? []
+    const out: Connection[] = []
+    for (const conns of connections.values()) for (const conn of conns) out.push(conn)
+    return out
   }
 }
 

@@ -60,8 +60,14 @@ test('browsers on two federated relays share a room and link directly by bare Pe
   expect(link).toEqual({ peerId: B.id, direct: true, transport: 'webrtc' })
   expect(await hasDirectWebRTC(pa, B.id)).toBe(true)
   await expect.poll(async () => hasDirectWebRTC(pb, A.id)).toBe(true)
-  // the signalling circuit went through relay Y, which counted it
+  // the signalling circuit went through relay Y, which counted it and the bytes it carried
   expect(await metric(y, 'peerlane_relay_circuits_total')).toBeGreaterThanOrEqual(1)
+  expect(await metric(y, 'peerlane_relay_relayed_bytes_total')).toBeGreaterThan(0)
+  // each relay carries the room for its own member only: the other relay is not counted as one
+  for (const relay of [x, y]) {
+    expect(await metric(relay, 'peerlane_relay_rooms')).toBe(1)
+    expect(await metric(relay, 'peerlane_relay_room_peers{stat="sum"}')).toBe(1)
+  }
 
   // redundancy: a browser may reserve on both relays, and the other two reach it
   const pc = await openPage(await chrome.newContext(), pageUrl)
