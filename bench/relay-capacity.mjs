@@ -165,12 +165,14 @@ async function measure (variant) {
     await stopWorkers(extra)
   }
 
+  // graceful shutdown with every client still connected: the relay closes them all, then exits
   const s0 = performance.now()
-  await stopWorkers(workers)
+  const exited = new Promise(resolve => relay.child.once('exit', code => { resolve(code) }))
   relay.child.kill('SIGTERM')
-  await Promise.race([new Promise(resolve => relay.child.once('exit', resolve)), sleep(15_000)])
+  const exitCode = await Promise.race([exited, sleep(30_000).then(() => 'none')])
   const shutdownMs = performance.now() - s0
   relay.child.kill('SIGKILL')
+  await stopWorkers(workers)
 
   const reserved = counts.reserved
   return {
@@ -190,7 +192,8 @@ async function measure (variant) {
     healthRamp: rampHealth,
     healthHold: holdLatency,
     over,
-    shutdownSeconds: shutdownMs / 1000
+    shutdownSeconds: shutdownMs / 1000,
+    exitCode
   }
 }
 
@@ -231,7 +234,7 @@ const rows = [
   ['/health p50 / max while holding (ms)', r => `${f(r.healthHold.p50, 1)} / ${f(r.healthHold.max, 0)}`],
   [`${OVER} more clients at the limit: reserved / refused / failed`, r => r.over == null ? '-' : `${f(r.over.reserved)} / ${f(r.over.refused)} / ${f(r.over.failed)} in ${f(r.over.seconds, 1)} s`],
   ['  /health max during that (ms), /ready', r => r.over == null ? '-' : `${f(r.over.health.max, 0)}, ${r.over.ready ?? '-'}`],
-  ['SIGTERM to exit (s)', r => f(r.shutdownSeconds, 1)]
+  ['SIGTERM to exit, clients connected (s, status)', r => `${f(r.shutdownSeconds, 1)}, ${r.exitCode}`]
 ]
 const widths = [Math.max(...rows.map(r => r[0].length)), ...results.map(r => Math.max(r.name.length, ...rows.map(row => row[1](r).length)))]
 const line = cells => cells.map((c, i) => i === 0 ? c.padEnd(widths[i]) : c.padStart(widths[i])).join(' | ')
