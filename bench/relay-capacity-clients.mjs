@@ -23,6 +23,8 @@ const logger = defaultLogger()
 const transport = webSockets()({ logger, events: new TypedEventEmitter() })
 const muxerFactory = yamux()()
 const clients = []
+/** why clients failed, by error: printed by the parent when any did */
+const failures = new Map()
 
 /** One client: connect, secure, multiplex, reserve. Resolves to 'reserved', 'refused' or 'failed' */
 async function client (relay, relayPeer) {
@@ -54,8 +56,10 @@ async function client (relay, relayPeer) {
     clients.push(entry)
     if (response.status === Status.OK) return 'reserved'
     return 'refused'
-  } catch {
+  } catch (err) {
     maConn?.abort?.(new Error('failed'))
+    const reason = `${err.name}: ${err.message}`.slice(0, 120)
+    failures.set(reason, (failures.get(reason) ?? 0) + 1)
     return 'failed'
   }
 }
@@ -89,7 +93,7 @@ process.on('message', async (msg) => {
         }
       }
     }))
-    process.send({ done: counts })
+    process.send({ done: counts, failures: Object.fromEntries(failures) })
   } else if (msg.stop != null) {
     await Promise.all(clients.map(async c => c.maConn?.close?.().catch(() => {})))
     process.exit(0)

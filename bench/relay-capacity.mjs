@@ -110,7 +110,12 @@ async function runClients (workers, relay, total) {
     const count = Math.min(per, total - i * per)
     if (count <= 0) return { reserved: 0, refused: 0, failed: 0 }
     return await new Promise(resolve => {
-      const onMessage = msg => { if (msg.done != null) { w.off('message', onMessage); resolve(msg.done) } }
+      const onMessage = msg => {
+        if (msg.done == null) return
+        w.off('message', onMessage)
+        for (const [reason, n] of Object.entries(msg.failures ?? {})) process.stderr.write(`  ${n} clients failed: ${reason}\n`)
+        resolve(msg.done)
+      }
       w.on('message', onMessage)
       w.send({ start: { relay, count, concurrency: CONCURRENCY } })
     })

@@ -103,6 +103,13 @@ describe('relay limits', () => {
     await peer(r)
   })
 
+  it('frees a pending-connection slot as soon as the connection is up', async () => {
+    const r = await relay({ maxPendingConnectionsPerIp: 1 })
+    for (let i = 0; i < 4; i++) await peer(r, 5_000)
+    expect(r.libp2p?.services.relay.reservations.size).toBe(4)
+    expect(await metric(r, 'peerlane_relay_connections_refused_total{reason="pending_per_ip"}')).toBeUndefined()
+  })
+
   it('behind a trusted proxy, counts pending connections per X-Forwarded-For client, and ignores the header otherwise', async () => {
     const stall = async (r: Relay, forwarded: (i: number) => string): Promise<WebSocket[]> => {
       const url = `ws://127.0.0.1:${/\/tcp\/(\d+)\//.exec(r.addresses[0])?.[1]}`

@@ -290,6 +290,11 @@ async function readTls (certFile: string, keyFile: string): Promise<{ cert: stri
   return { cert: await read('tls-cert', certFile), key: await read('tls-key', keyFile) }
 }
 
+/** `/ip4/…/tcp/…/ws` without any `/p2p/…`: the same string for a raw socket and its upgraded connection */
+function socketAddr (ma: Multiaddr): string {
+  return ma.toString().split('/p2p/')[0]
+}
+
 /** The IP of an /ip4 or /ip6 multiaddr */
 function hostOf (ma: Multiaddr): string | undefined {
   const c = ma.getComponents()[0]
@@ -398,7 +403,8 @@ class Limits {
 
   attach (node: RelayNode): void {
     this.node = node
-    node.addEventListener('connection:open', evt => { this.release(evt.detail.remoteAddr.toString()) })
+    // the connection's remote address is the socket's plus /p2p/<peer>
+    node.addEventListener('connection:open', evt => { this.release(socketAddr(evt.detail.remoteAddr)) })
     node.addEventListener('peer:disconnect', evt => {
       const id = evt.detail.toString()
       const ip = this.ipOfPeer.get(id)
@@ -413,7 +419,7 @@ class Limits {
   gater (): ConnectionGater {
     return {
       denyInboundConnection: (maConn: MultiaddrConnection) => {
-        const addr = maConn.remoteAddr.toString()
+        const addr = socketAddr(maConn.remoteAddr)
         const ip = hostOf(maConn.remoteAddr)
         if (ip == null) return false
         const n = this.pending.get(ip) ?? 0
