@@ -110,6 +110,29 @@ describe('peerlane-relay', () => {
     expect(await readFile(join(keyDir, 'inside'), 'utf8')).toBe('x')
   })
 
+  it('takes its settings from a JSON config file, logs one JSON object per line, and answers /ready', async () => {
+    const config = join(dir, 'relay.json')
+    await writeFile(config, JSON.stringify({ keyFile: join(dir, 'k'), maxReservations: 7, logLevel: 'info' }))
+    const { run: r, http } = await start(['--config', config])
+    const ready = await fetch(`${http}/ready`)
+    expect(ready.status).toBe(200)
+    expect(await ready.json()).toMatchObject({ status: 'ready', maxReservations: 7 })
+    r.child.kill('SIGTERM')
+    expect(await r.exit).toBe(0)
+    const lines = r.output().trim().split('\n').map(line => JSON.parse(line))
+    expect(lines.map(l => l.event)).toEqual(['listening', 'shutdown', 'stopped'])
+    expect(lines[0]).toMatchObject({ level: 'info', limits: { maxReservations: 7 } })
+    for (const line of lines) expect(new Date(line.time).getTime()).toBeGreaterThan(0)
+  })
+
+  it('exits with 2 naming the field when the config file has a bad value', async () => {
+    const config = join(dir, 'relay.json')
+    await writeFile(config, JSON.stringify({ maxReservationsPerIp: 'many' }))
+    const r = run(['--config', config])
+    expect(await r.exit).toBe(2)
+    expect(r.output()).toContain('max-reservations-per-ip: "many" is not a whole number')
+  })
+
   it('exits with 2 and the usage on a bad flag, naming it', async () => {
     const r = run(['--port', 'eighty'])
     expect(await r.exit).toBe(2)

@@ -1,5 +1,7 @@
 #!/usr/bin/env node
-// peerlane-relay: flags and PEERLANE_RELAY_* env vars → createRelay(); see USAGE or README › Relay server
+// peerlane-relay: flags, PEERLANE_RELAY_* env vars and an optional JSON file → createRelay(); see USAGE or
+// README › Relay server. Logs are JSON lines on stdout; a bad config is a plain message on stderr (exit 2).
+import { createLogger } from './log.ts'
 import { createRelay, parseRelayArgs, USAGE } from './relay.ts'
 
 async function main (): Promise<void> {
@@ -15,26 +17,32 @@ async function main (): Promise<void> {
     return
   }
 
-  const relay = createRelay(config)
+  const log = createLogger(config.logLevel)
+  let relay
   try {
+    relay = createRelay(config, { log })
     await relay.ready
   } catch (err: any) {
+    log.error('start:failed', { error: err.message, field: err.field })
     process.stderr.write(`peerlane-relay: cannot start: ${err.message}\n`)
-    await relay.close().catch(() => {})
-    process.exit(1)
+    await relay?.close().catch(() => {})
+    process.exit(err.name === 'RelayConfigError' ? 2 : 1)
   }
-
-  process.stdout.write(`peerlane-relay ${relay.peerId} listening on:\n${relay.addresses.map(a => `  ${a}\n`).join('')}`)
-  if (relay.httpPort != null) process.stdout.write(`  http://${config.host}:${relay.httpPort}/health and /metrics\n`)
 
   let stopping = false
   const stop = (signal: string): void => {
     if (stopping) return
     stopping = true
-    process.stdout.write(`peerlane-relay: ${signal}, closing connections\n`)
-    // a hung peer must not keep the process alive: exit within 5 s whatever happens
-    setTimeout(() => { process.exit(1) }, 5_000).unref()
-    relay.close().then(() => { process.exit(0) }, () => { process.exit(1) })
+    log.info('shutdown', { signal, timeout: config.shutdownTimeout })
+    // a hung peer must not keep the process alive: exit within the bound whatever happens
+    setTimeout(() => {
+      log.error('shutdown:timeout', { timeout: config.shutdownTimeout })
+      process.exit(1)
+    }, config.shutdownTimeout).unref()
+    relay.close().then(() => { process.exit(0) }, (err: Error) => {
+      log.error('shutdown:failed', { error: err.message })
+      process.exit(1)
+    })
   }
   process.on('SIGTERM', () => { stop('SIGTERM') })
   process.on('SIGINT', () => { stop('SIGINT') })

@@ -1,60 +1,75 @@
+import { readFileSync } from 'node:fs'
 import { isIP } from 'node:net'
 import { parseArgs } from 'node:util'
 import { multiaddr } from '@multiformats/multiaddr'
 import type { PrivateKey } from '@libp2p/interface'
 
-/** What `createRelay` takes; every field has a CLI flag `--kebab-name` and an env var `PEERLANE_RELAY_SNAKE_NAME` */
+export type LogLevel = 'debug' | 'info' | 'warn' | 'error' | 'silent'
+export const LOG_LEVELS: LogLevel[] = ['debug', 'info', 'warn', 'error', 'silent']
+
+/**
+ * What `createRelay` takes. Every field has a CLI flag `--kebab-name`, an env var
+ * `PEERLANE_RELAY_SNAKE_NAME` and a key of the same (camelCase) name in the JSON config file.
+ * Precedence: flag > env var > config file > default.
+ */
 export interface RelayConfig {
-  /**
-   * IP address the WebSocket listener binds.
-   *
-   * @default '127.0.0.1'
-   */
+  /** IP address the WebSocket listener (and the HTTP server) binds. @default '127.0.0.1' */
   host?: string
-
-  /**
-   * TCP port of the WebSocket listener; 0 picks a free one.
-   *
-   * @default 9090
-   */
+  /** TCP port of the WebSocket listener; 0 picks a free one. @default 9090 */
   port?: number
-
-  /**
-   * Where the relay's key lives; created (mode 0600) on first run and reused, so the PeerId is stable.
-   * Ignored when `privateKey` is given.
-   *
-   * @default './relay.key'
-   */
+  /** Where the relay's key lives; created (mode 0600) on first run and reused. Ignored when `privateKey` is given. @default './relay.key' */
   keyFile?: string
-
   /** A key to use instead of the key file (in-process relays in tests) */
   privateKey?: PrivateKey
-
-  /**
-   * Port of the HTTP server with `GET /health` and `GET /metrics`, on `host`; 0 picks a free one; unset: no HTTP server.
-   */
+  /** Port of the HTTP server with `/health`, `/ready` and `/metrics`; 0 picks a free one; unset: no HTTP server */
   httpPort?: number
-
-  /**
-   * Addresses to advertise instead of the listening ones, e.g. `/dns4/relay.example.com/tcp/443/wss`
-   * behind a TLS-terminating proxy.
-   *
-   * @default []
-   */
+  /** Addresses to advertise instead of the listening ones, e.g. `/dns4/relay.example.com/tcp/443/wss` behind a TLS proxy */
   announce?: string[]
-
   /** Once listening, write the relay's multiaddrs here as a JSON array */
   addrFile?: string
-
+  /** PEM certificate file: the relay itself serves `wss` (`/tls/ws`); needs `tlsKey` */
+  tlsCert?: string
+  /** PEM private key file of `tlsCert` */
+  tlsKey?: string
+  /** Other relays of the federation, each a multiaddr ending in `/p2p/<PeerId>` */
+  peers?: string[]
   /**
-   * Reservations held at once; the slot of a peer that disconnects is freed at once.
-   *
-   * @default 4096
+   * IPs of reverse proxies in front of the relay: for WebSockets from them, the client IP is taken from
+   * `X-Forwarded-For`, so the per-IP limits (and logs) see clients rather than the proxy. @default []
    */
+  trustProxy?: string[]
+  /** Log level of the JSON log lines on stdout. @default 'info' */
+  logLevel?: LogLevel
+
+  /** Reservations held at once; the slot of a peer that disconnects is freed at once. @default 4096 */
   maxReservations?: number
+  /** Reservations held at once by peers connecting from one IP address. @default 8 */
+  maxReservationsPerIp?: number
+  /** How long a reservation lasts before the client must refresh it (ms). @default 3600000 */
+  reservationTtl?: number
+  /** How long one relayed circuit may stay open (ms). @default 600000 */
+  circuitDuration?: number
+  /** Bytes one relayed circuit may carry, both directions together. @default 4194304 */
+  circuitData?: number
+  /** Relayed circuits (hop streams) open at once per connection. @default 64 */
+  maxCircuitsPerPeer?: number
+  /** Open connections at once. @default maxReservations + 512 */
+  maxConnections?: number
+  /** New inbound connections per second from one IP address. @default 32 */
+  connectionRatePerIp?: number
+  /** Inbound connections still upgrading (WebSocket, Noise, Yamux) at once, in total. @default 256 */
+  maxPendingConnections?: number
+  /** Inbound connections still upgrading at once from one IP address (slowloris). @default 16 */
+  maxPendingConnectionsPerIp?: number
+  /** Time an inbound connection has to finish its WebSocket handshake and upgrade (ms). @default 10000 */
+  upgradeTimeout?: number
+  /** Largest WebSocket message the relay accepts (bytes). @default 1048576 */
+  wsMaxPayload?: number
+  /** How long a graceful shutdown may take before the process exits anyway (ms). @default 5000 */
+  shutdownTimeout?: number
 }
 
-/** A flag or environment variable has a value the relay cannot use */
+/** A flag, env var or config-file value the relay cannot use; `field` is the flag's name */
 export class RelayConfigError extends Error {
   static name = 'RelayConfigError'
   readonly field: string
@@ -69,89 +84,213 @@ export const DEFAULTS = {
   host: '127.0.0.1',
   port: 9090,
   keyFile: './relay.key',
-  maxReservations: 4096
-} as const
+  logLevel: 'info' as LogLevel,
+  maxReservations: 4096,
+  maxReservationsPerIp: 8,
+  reservationTtl: 60 * 60_000,
+  circuitDuration: 10 * 60_000,
+  circuitData: 4 * 1024 * 1024,
+  maxCircuitsPerPeer: 64,
+  connectionRatePerIp: 32,
+  maxPendingConnections: 256,
+  maxPendingConnectionsPerIp: 16,
+  upgradeTimeout: 10_000,
+  wsMaxPayload: 1024 * 1024,
+  shutdownTimeout: 5_000
+}
+
+/** The extra connections allowed beyond one per reservation (circuits, federation, dialling browsers) */
+export const CONNECTION_HEADROOM = 512
+
+export type ResolvedRelayConfig = RelayConfig & Required<Omit<RelayConfig, 'privateKey' | 'httpPort' | 'addrFile' | 'tlsCert' | 'tlsKey'>>
+
+type Kind = 'string' | 'int' | 'list' | 'level'
+/** Every setting: its flag (kebab-case) and kind; the config-file key is the camelCase field */
+const FIELDS: Record<Exclude<keyof RelayConfig, 'privateKey'>, Kind> = {
+  host: 'string',
+  port: 'int',
+  keyFile: 'string',
+  httpPort: 'int',
+  announce: 'list',
+  addrFile: 'string',
+  tlsCert: 'string',
+  tlsKey: 'string',
+  peers: 'list',
+  trustProxy: 'list',
+  logLevel: 'level',
+  maxReservations: 'int',
+  maxReservationsPerIp: 'int',
+  reservationTtl: 'int',
+  circuitDuration: 'int',
+  circuitData: 'int',
+  maxCircuitsPerPeer: 'int',
+  maxConnections: 'int',
+  connectionRatePerIp: 'int',
+  maxPendingConnections: 'int',
+  maxPendingConnectionsPerIp: 'int',
+  upgradeTimeout: 'int',
+  wsMaxPayload: 'int',
+  shutdownTimeout: 'int'
+}
+type Field = keyof typeof FIELDS
+
+/** `maxReservationsPerIp` → `max-reservations-per-ip`; `peers` → `peer` (the flag is repeated) */
+export function flagName (field: string): string {
+  if (field === 'peers') return 'peer'
+  return field.replace(/[A-Z]/g, c => `-${c.toLowerCase()}`)
+}
+function envName (field: string): string {
+  return `PEERLANE_RELAY_${flagName(field).toUpperCase().replaceAll('-', '_')}`
+}
 
 export const USAGE = `Usage: peerlane-relay [options]
 
-Options (each also an env var PEERLANE_RELAY_<NAME>, e.g. PEERLANE_RELAY_HTTP_PORT=9091):
-  --host <ip>               address to listen on (default ${DEFAULTS.host})
-  --port <n>                WebSocket port, 0 = a free port (default ${DEFAULTS.port})
-  --key-file <path>         relay key, created with mode 0600 on first run (default ${DEFAULTS.keyFile})
-  --http-port <n>           serve GET /health and GET /metrics on this port (default: off)
-  --announce <multiaddr>    address to advertise instead of the listening ones (repeatable;
-                            env: comma-separated)
-  --addr-file <path>        write the relay's multiaddrs there as JSON once listening
-  --max-reservations <n>    reservations held at once (default ${DEFAULTS.maxReservations})
-  --help                    print this
+Every option is also an env var PEERLANE_RELAY_<NAME> (e.g. PEERLANE_RELAY_HTTP_PORT=9091; lists
+comma-separated) and a camelCase key of the JSON file given with --config (e.g. "httpPort": 9091).
+Flags win over env vars, which win over the file.
+
+  --config <path>                      JSON config file (env PEERLANE_RELAY_CONFIG)
+  --host <ip>                          address to listen on (default ${DEFAULTS.host})
+  --port <n>                           WebSocket port, 0 = a free port (default ${DEFAULTS.port})
+  --key-file <path>                    relay key, created with mode 0600 on first run (default ${DEFAULTS.keyFile})
+  --http-port <n>                      serve /health, /ready and /metrics on this port (default: off)
+  --announce <multiaddr>               address to advertise instead of the listening ones (repeatable),
+                                       e.g. /dns4/relay.example.com/tcp/443/wss behind a TLS proxy
+  --addr-file <path>                   write the relay's multiaddrs there as JSON once listening
+  --tls-cert <path> --tls-key <path>   serve wss (/tls/ws) itself with this PEM certificate and key
+  --peer <multiaddr>                   another relay of the federation, ending in /p2p/<PeerId> (repeatable)
+  --trust-proxy <ip>                   a reverse proxy's IP: take the client IP from its X-Forwarded-For
+                                       header, so per-IP limits see clients, not the proxy (repeatable)
+  --log-level <level>                  debug, info, warn, error or silent (default ${DEFAULTS.logLevel})
+
+Limits:
+  --max-reservations <n>               reservations held at once (default ${DEFAULTS.maxReservations})
+  --max-reservations-per-ip <n>        reservations held by one IP address (default ${DEFAULTS.maxReservationsPerIp})
+  --reservation-ttl <ms>               reservation lifetime before a refresh (default ${DEFAULTS.reservationTtl})
+  --circuit-duration <ms>              lifetime of one relayed circuit (default ${DEFAULTS.circuitDuration})
+  --circuit-data <bytes>               bytes per circuit, both directions together (default ${DEFAULTS.circuitData})
+  --max-circuits-per-peer <n>          circuits open at once per connection (default ${DEFAULTS.maxCircuitsPerPeer})
+  --max-connections <n>                open connections (default max-reservations + ${CONNECTION_HEADROOM})
+  --connection-rate-per-ip <n>         new inbound connections per second per IP (default ${DEFAULTS.connectionRatePerIp})
+  --max-pending-connections <n>        inbound connections still upgrading, in total (default ${DEFAULTS.maxPendingConnections})
+  --max-pending-connections-per-ip <n> ... per IP address (default ${DEFAULTS.maxPendingConnectionsPerIp})
+  --upgrade-timeout <ms>               time to finish the WebSocket and libp2p handshakes (default ${DEFAULTS.upgradeTimeout})
+  --ws-max-payload <bytes>             largest WebSocket message accepted (default ${DEFAULTS.wsMaxPayload})
+  --shutdown-timeout <ms>              graceful shutdown bound, then exit anyway (default ${DEFAULTS.shutdownTimeout})
+  --help                               print this
 `
 
 const OPTIONS = {
-  host: { type: 'string' },
-  port: { type: 'string' },
-  'key-file': { type: 'string' },
-  'http-port': { type: 'string' },
-  announce: { type: 'string', multiple: true },
-  'addr-file': { type: 'string' },
-  'max-reservations': { type: 'string' },
-  help: { type: 'boolean' }
+  config: { type: 'string' },
+  help: { type: 'boolean' },
+  ...Object.fromEntries(Object.entries(FIELDS).map(([field, kind]) => [flagName(field), kind === 'list' ? { type: 'string', multiple: true } : { type: 'string' }]))
 } as const
 
-/** Reads flags (which win) and `PEERLANE_RELAY_*` env vars into a validated config; `help` asks for the usage text */
-export function parseRelayArgs (argv: string[], env: Record<string, string | undefined> = {}): RelayConfig & { help?: boolean } {
+/**
+ * Reads flags (which win), `PEERLANE_RELAY_*` env vars and the JSON file named by `--config` /
+ * `PEERLANE_RELAY_CONFIG` into a validated config; `help` asks for the usage text.
+ * Throws `RelayConfigError` naming the first bad field.
+ */
+export function parseRelayArgs (argv: string[], env: Record<string, string | undefined> = {}): ResolvedRelayConfig & { help?: boolean } {
   let values: Record<string, string | string[] | boolean | undefined>
   try {
-    values = parseArgs({ args: argv, options: OPTIONS, strict: true, allowPositionals: false }).values
+    values = parseArgs({ args: argv, options: OPTIONS as any, strict: true, allowPositionals: false }).values as typeof values
   } catch (err: any) {
     throw new RelayConfigError('arguments', err.message)
   }
-  if (values.help === true) return { help: true }
+  if (values.help === true) return { help: true } as any
 
-  const pick = (flag: string): string | undefined => {
-    const value = values[flag]
-    if (typeof value === 'string') return value
-    return env[`PEERLANE_RELAY_${flag.toUpperCase().replaceAll('-', '_')}`]
+  const configPath = (values.config as string | undefined) ?? env.PEERLANE_RELAY_CONFIG
+  const file = configPath == null ? {} : readConfigFile(configPath)
+
+  const config: Record<string, unknown> = {}
+  for (const [field, kind] of Object.entries(FIELDS) as Array<[Field, Kind]>) {
+    const flag = values[flagName(field)] as string | string[] | undefined
+    const fromEnv = env[envName(field)]
+    let value: unknown
+    if (flag != null) value = flag
+    else if (fromEnv != null) value = kind === 'list' ? fromEnv.split(',').map(s => s.trim()).filter(Boolean) : fromEnv
+    else value = file[field]
+    if (value == null) continue
+    if (kind === 'int') value = toInt(flagName(field), value)
+    config[field] = value
   }
-  const announceEnv = env.PEERLANE_RELAY_ANNOUNCE?.split(',').map(s => s.trim()).filter(Boolean)
-
-  return validateRelayConfig({
-    host: pick('host'),
-    port: toInt('port', pick('port')),
-    keyFile: pick('key-file'),
-    httpPort: toInt('http-port', pick('http-port')),
-    announce: (values.announce as string[] | undefined) ?? announceEnv,
-    addrFile: pick('addr-file'),
-    maxReservations: toInt('max-reservations', pick('max-reservations'))
-  })
+  return validateRelayConfig(config as RelayConfig)
 }
 
-/** Fills in defaults and checks every field, naming the first bad one */
-export function validateRelayConfig (config: RelayConfig): RelayConfig {
-  const host = config.host ?? DEFAULTS.host
-  if (isIP(host) === 0) throw new RelayConfigError('host', `${JSON.stringify(host)} is not an IPv4 or IPv6 address`)
-  const port = config.port ?? DEFAULTS.port
-  checkPort('port', port)
-  if (config.httpPort != null) checkPort('http-port', config.httpPort)
-  const maxReservations = config.maxReservations ?? DEFAULTS.maxReservations
-  if (!Number.isInteger(maxReservations) || maxReservations < 1) {
-    throw new RelayConfigError('max-reservations', `${JSON.stringify(maxReservations)} is not a whole number ≥ 1`)
+/** Reads the JSON config file: an object whose keys are RelayConfig fields */
+export function readConfigFile (path: string): Partial<Record<Field, unknown>> {
+  let text: string
+  try {
+    text = readFileSync(path, 'utf8')
+  } catch (err: any) {
+    throw new RelayConfigError('config', `cannot read ${path} (${err.code ?? err.message})`)
   }
-  const announce = config.announce ?? []
-  for (const value of announce) {
-    try {
-      multiaddr(value)
-    } catch (err: any) {
-      throw new RelayConfigError('announce', `${JSON.stringify(value)} is not a multiaddr (${err.message})`)
-    }
+  let json: unknown
+  try {
+    json = JSON.parse(text)
+  } catch (err: any) {
+    throw new RelayConfigError('config', `${path} is not JSON (${err.message})`)
   }
-  const keyFile = config.keyFile ?? DEFAULTS.keyFile
-  if (keyFile === '') throw new RelayConfigError('key-file', 'must not be empty')
-  return { ...config, host, port, keyFile, announce, maxReservations }
+  if (json == null || typeof json !== 'object' || Array.isArray(json)) throw new RelayConfigError('config', `${path} must hold a JSON object`)
+  for (const key of Object.keys(json)) {
+    if (!(key in FIELDS)) throw new RelayConfigError('config', `${path}: unknown key ${JSON.stringify(key)} (keys are camelCase, e.g. "httpPort")`)
+  }
+  return json as Partial<Record<Field, unknown>>
 }
 
-function toInt (field: string, value: string | undefined): number | undefined {
-  if (value == null) return undefined
-  if (!/^\d+$/.test(value.trim())) throw new RelayConfigError(field, `${JSON.stringify(value)} is not a whole number`)
+/** Fills in defaults and checks every field, naming the first bad one (by its flag name) */
+export function validateRelayConfig (config: RelayConfig): ResolvedRelayConfig {
+  const c: Record<string, any> = { ...config }
+  for (const [field, kind] of Object.entries(FIELDS) as Array<[Field, Kind]>) {
+    const name = flagName(field)
+    const value = c[field]
+    if (value == null) continue
+    if (kind === 'string' && (typeof value !== 'string' || value === '')) throw new RelayConfigError(name, `${JSON.stringify(value)} must be a non-empty string`)
+    if (kind === 'list' && (!Array.isArray(value) || value.some(v => typeof v !== 'string'))) throw new RelayConfigError(name, `${JSON.stringify(value)} must be a list of strings`)
+    if (kind === 'int' && (!Number.isSafeInteger(value) || value < 0)) throw new RelayConfigError(name, `${JSON.stringify(value)} is not a whole number`)
+  }
+
+  const out: Record<string, any> = { ...DEFAULTS, ...Object.fromEntries(Object.entries(c).filter(([, v]) => v != null)) }
+  if (isIP(out.host) === 0) throw new RelayConfigError('host', `${JSON.stringify(out.host)} is not an IPv4 or IPv6 address`)
+  checkPort('port', out.port)
+  if (out.httpPort != null) checkPort('http-port', out.httpPort)
+  if (!LOG_LEVELS.includes(out.logLevel)) throw new RelayConfigError('log-level', `${JSON.stringify(out.logLevel)} is not one of ${LOG_LEVELS.join(', ')}`)
+  for (const field of ['maxReservations', 'maxReservationsPerIp', 'reservationTtl', 'circuitDuration', 'circuitData', 'maxCircuitsPerPeer', 'connectionRatePerIp', 'maxPendingConnections', 'maxPendingConnectionsPerIp', 'upgradeTimeout', 'shutdownTimeout'] as const) {
+    if (out[field] < 1) throw new RelayConfigError(flagName(field), `${JSON.stringify(out[field])} must be at least 1`)
+  }
+  if (out.wsMaxPayload < 64 * 1024) throw new RelayConfigError('ws-max-payload', `${out.wsMaxPayload} is below 65536: Noise frames alone are up to 64 KiB`)
+  out.maxConnections ??= out.maxReservations + CONNECTION_HEADROOM
+  if (out.maxConnections < 1) throw new RelayConfigError('max-connections', `${JSON.stringify(out.maxConnections)} must be at least 1`)
+
+  out.announce ??= []
+  for (const value of out.announce) checkMultiaddr('announce', value)
+  out.peers ??= []
+  for (const value of out.peers) {
+    const ma = checkMultiaddr('peer', value)
+    if (ma.getComponents().at(-1)?.name !== 'p2p') throw new RelayConfigError('peer', `${JSON.stringify(value)} must end in /p2p/<relay PeerId>`)
+  }
+  out.trustProxy ??= []
+  for (const ip of out.trustProxy) {
+    if (isIP(ip) === 0) throw new RelayConfigError('trust-proxy', `${JSON.stringify(ip)} is not an IPv4 or IPv6 address`)
+  }
+  if ((out.tlsCert == null) !== (out.tlsKey == null)) {
+    throw new RelayConfigError(out.tlsCert == null ? 'tls-cert' : 'tls-key', 'tls-cert and tls-key go together: give both, or neither (plain ws, e.g. behind a TLS proxy)')
+  }
+  return out as ResolvedRelayConfig
+}
+
+function checkMultiaddr (field: string, value: string): ReturnType<typeof multiaddr> {
+  try {
+    return multiaddr(value)
+  } catch (err: any) {
+    throw new RelayConfigError(field, `${JSON.stringify(value)} is not a multiaddr (${err.message})`)
+  }
+}
+
+function toInt (field: string, value: unknown): number {
+  if (typeof value === 'number') return value
+  if (typeof value !== 'string' || !/^\d+$/.test(value.trim())) throw new RelayConfigError(field, `${JSON.stringify(value)} is not a whole number`)
   return Number(value)
 }
 

@@ -169,6 +169,25 @@ export async function sendOversizedFrame (host: string, port: number, bytes: num
   })
 }
 
+/**
+ * Runs `fn` with libp2p's outbound WebSockets coming from ATTACKER_ADDRESS (the relay's per-IP limits then
+ * count them apart from the honest clients): @libp2p/websockets dials with the global WebSocket, which is `ws` here
+ */
+export async function asAttacker<T> (fn: () => Promise<T>): Promise<T> {
+  const original = globalThis.WebSocket
+  class AttackerWebSocket extends WebSocket {
+    constructor (url: string, protocols?: string | string[]) {
+      super(url, protocols, { localAddress: ATTACKER_ADDRESS })
+    }
+  }
+  globalThis.WebSocket = AttackerWebSocket as unknown as typeof globalThis.WebSocket
+  try {
+    return await fn()
+  } finally {
+    globalThis.WebSocket = original
+  }
+}
+
 /** A plain libp2p client with a reservation, as a browser would hold one (used as the honest client) */
 export async function reservingClient (relayAddress: string): Promise<Libp2p> {
   const node = await createLibp2p({

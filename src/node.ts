@@ -11,6 +11,7 @@ import { webSockets } from '@libp2p/websockets'
 import { WebSockets } from '@multiformats/multiaddr-matcher'
 import { createLibp2p } from 'libp2p'
 import { relayPart, transportPart } from './address.ts'
+import { isVouched } from './routing.ts' // federation: relays our relays vouch for
 import { VERSION } from './version.ts'
 import type { PeerConfig } from './config.ts'
 import type { Guard } from './guard.ts'
@@ -40,9 +41,9 @@ export type PeerNode = Libp2p<PeerServices>
  * libp2p's browser gater refuses ws:// and private addresses, which a local or LAN relay uses.
  * Allow exactly the configured relays (and circuits through them), and keep refusing the rest.
  */
-export function relayGater (relays: Multiaddr[]): ConnectionGater {
+export function relayGater (relays: Multiaddr[], vouchedBy?: object): ConnectionGater {
   const allowed = new Set(relays.map(transportPart))
-  const isAllowed = (ma: Multiaddr): boolean => allowed.has(transportPart(relayPart(ma) ?? ma))
+  const isAllowed = (ma: Multiaddr): boolean => allowed.has(transportPart(relayPart(ma) ?? ma)) || (vouchedBy != null && isVouched(vouchedBy, ma))
   return {
     denyDialMultiaddr: (ma) => {
       if (isAllowed(ma)) return false
@@ -69,7 +70,7 @@ export async function createNode (config: PeerConfig, privateKey: PrivateKey, gu
     ],
     connectionEncrypters: [noise()],
     streamMuxers: [yamux()],
-    connectionGater: relayGater(config.relays),
+    connectionGater: relayGater(config.relays, config),
     transportManager: {
       // relay reservations come and go; never fail start() because one is not there yet
       faultTolerance: FaultTolerance.NO_FATAL

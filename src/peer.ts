@@ -11,6 +11,7 @@ import { createNode } from './node.ts'
 import { RelayKeeper } from './relays.ts'
 import { handleRequests, handleStreams, openStream, request } from './request.ts'
 import { Room } from './room.ts'
+import { withFederatedPaths } from './routing.ts'
 import type { Transport } from './address.ts'
 import type { PeerConfig, PeerOptions } from './config.ts'
 import type { Identity, IdentitySource } from './identity.ts'
@@ -201,10 +202,11 @@ export class Peer extends TypedEventEmitter<PeerEvents> {
 
     // relays we are connected to first: a circuit through them needs no new WebSocket
     const relays = [...this.config.relays].sort((a, b) => Number(this.isConnected(lastPeerId(b))) - Number(this.isConnected(lastPeerId(a))))
-    const paths = [
+    // federation (src/routing.ts): our relays also tell us where a peer reserved only on another relay is
+    const paths = await withFederatedPaths(this.libp2p, this.config, target, [
       ...relays.map(relay => `${relay.toString()}/p2p-circuit/webrtc/p2p/${target}`),
       ...(options.allowRelayed === false ? [] : relays.map(relay => `${relay.toString()}/p2p-circuit/p2p/${target}`))
-    ]
+    ], { signal, allowRelayed: options.allowRelayed })
     const errors: string[] = []
     for (const path of paths) {
       if (existing != null && !path.includes('/webrtc')) return describe(existing)

@@ -6,6 +6,7 @@ import { mkdir, readFile, rm, stat } from 'node:fs/promises'
 import { createServer } from 'node:http'
 import { extname, join, normalize } from 'node:path'
 import { fileURLToPath } from 'node:url'
+import { peerIdFromPrivateKey } from '@libp2p/peer-id'
 import { test as base, chromium, firefox } from '@playwright/test'
 import { chromiumLaunchOptions, firefoxLaunchOptions } from './browsers.ts'
 import type { Browser, BrowserContext, Page } from '@playwright/test'
@@ -18,14 +19,32 @@ const CLI = join(ROOT, 'dist/relay-server/cli.js')
 /** A relay started from its CLI, exactly as an operator runs it */
 export class RelayProcess {
   readonly dir: string
+  /** extra CLI flags, e.g. `['--peer', otherRelay.address]` */
+  readonly args: string[]
   private child?: ChildProcess
   private port = 0
   address = ''
   httpUrl = ''
   output = ''
 
-  constructor (dir: string) {
+  constructor (dir: string, args: string[] = []) {
     this.dir = dir
+    this.args = args
+  }
+
+  /**
+   * Creates the relay's key file and picks its port before it starts, and resolves to the address it
+   * will have: other relays can be given it (`--peer`) before this one runs.
+   */
+  async prepare (): Promise<string> {
+    await mkdir(this.dir, { recursive: true })
+    const { loadOrCreateKey } = await import('../relay-server/key-file.ts')
+    const { key } = await loadOrCreateKey(join(this.dir, 'relay.key'))
+    const probe = createServer()
+    await new Promise<void>(resolve => probe.listen(0, '127.0.0.1', resolve))
+    this.port = (probe.address() as AddressInfo).port
+    await new Promise(resolve => probe.close(resolve))
+    return `/ip4/127.0.0.1/tcp/${this.port}/ws/p2p/${peerIdFromPrivateKey(key).toString()}`
   }
 
   /** Starts the relay (on the same port and key as before, after a restart) and waits for its addresses */
@@ -33,7 +52,7 @@ export class RelayProcess {
     await mkdir(this.dir, { recursive: true })
     const addrFile = join(this.dir, 'addrs.json')
     await rm(addrFile, { force: true })
-    const child = spawn(process.execPath, [CLI, '--port', String(this.port), '--http-port', '0', '--key-file', join(this.dir, 'relay.key'), '--addr-file', addrFile], {
+    const child = spawn(process.execPath, [CLI, '--port', String(this.port), '--http-port', '0', '--key-file', join(this.dir, 'relay.key'), '--addr-file', addrFile, ...this.args], {
       stdio: ['ignore', 'pipe', 'pipe']
     })
     this.child = child
@@ -42,7 +61,7 @@ export class RelayProcess {
     const deadline = Date.now() + 20_000
     while (Date.now() < deadline) {
       if (child.exitCode != null) throw new Error(`relay exited with ${child.exitCode}:\n${this.output}`)
-      const addrs = await readFile(addrFile, 'utf8').then(JSON.parse, () => undefined) as string[] | undefined
+      const addrs = await readFile(addrFile, 'utf8').then(JSON.parse).catch(() => undefined) as string[] | undefined
       const http = /http:\/\/([\d.:]+)\/health/.exec(this.output)
       if (addrs != null && addrs.length > 0 && http != null) {
         this.address = addrs[0]
@@ -91,6 +110,8 @@ export type BrowserKind = 'chromium' | 'firefox'
 interface Fixtures {
   /** a relay process, started before the test and killed after it */
   relay: RelayProcess
+  /** more relay processes (not started yet: call `prepare()` and/or `start()`), killed after the test */
+  newRelay: (args?: string[]) => RelayProcess
   /** starts a new browser process of the given kind; closed after the test */
   launch: (kind: BrowserKind) => Promise<Browser>
   /** starts a browser with a persistent profile in `dir` (for identity-survives-restart tests) */
@@ -114,6 +135,16 @@ export const test = base.extend<Fixtures, WorkerFixtures>({
     await relay.start()
     await use(relay)
     await relay.kill('SIGKILL')
+  },
+
+  newRelay: async ({}, use, testInfo) => {
+    const relays: RelayProcess[] = []
+    await use((args = []) => {
+      const relay = new RelayProcess(testInfo.outputPath(`relay-${relays.length + 1}`), args)
+      relays.push(relay)
+      return relay
+    })
+    await Promise.all(relays.map(async r => r.kill('SIGKILL')))
   },
 
   launch: async ({}, use) => {
