@@ -2,7 +2,19 @@
 import { WebSocket as WsWebSocket } from 'ws'
 import './polyfills.browser.ts'
 
-// Node 20 has no global WebSocket, which @libp2p/websockets uses to dial
+/**
+ * Node 20 has no global WebSocket, which @libp2p/websockets uses to dial: use `ws`. Unlike a browser's (or
+ * Node 22's) WebSocket, a `ws` socket is an EventEmitter, whose 'error' without a listener throws: a refused
+ * redial after libp2p has let go of the socket would take the process down. A no-op listener gives it the
+ * browser's behaviour; `addEventListener('error', …)` still sees every error.
+ */
+class NodeWebSocket extends WsWebSocket {
+  constructor (...args: ConstructorParameters<typeof WsWebSocket>) {
+    super(...args)
+    this.on('error', () => {})
+  }
+}
+
 if (typeof globalThis.WebSocket !== 'function') {
-  globalThis.WebSocket = WsWebSocket as unknown as typeof globalThis.WebSocket
+  globalThis.WebSocket = NodeWebSocket as unknown as typeof globalThis.WebSocket
 }
