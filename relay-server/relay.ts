@@ -22,6 +22,7 @@ import type { RelayLogger } from './log.ts'
 import type { CircuitRelayService } from '@libp2p/circuit-relay-v2'
 import type { GossipSub } from '@libp2p/gossipsub'
 import type { Connection, ConnectionGater, Libp2p, Metrics, MultiaddrConnection, PeerId } from '@libp2p/interface'
+import { multiaddr } from '@multiformats/multiaddr'
 import type { Multiaddr } from '@multiformats/multiaddr'
 import type { Server } from 'node:http'
 import type { AddressInfo } from 'node:net'
@@ -441,6 +442,7 @@ class Limits {
         const reservations = node.services.relay.reservations
         if (reservations.has(peer)) { // a refresh
           this.counters.reservationsGranted.inc()
+          this.recordCircuit(node, peer)
           return false
         }
         if (reservations.size >= this.config.maxReservations) {
@@ -461,6 +463,7 @@ class Limits {
           this.ipOfPeer.set(peer.toString(), ip)
         }
         this.counters.reservationsGranted.inc()
+        this.recordCircuit(node, peer)
         return false
       },
       denyOutboundRelayedConnection: (source: PeerId, destination: PeerId) => {
@@ -469,6 +472,15 @@ class Limits {
         return false
       }
     }
+  }
+
+  /**
+   * Remembers a reserving peer's circuit address through us in the peer store, whatever its own identify
+   * says (a Firefox tab's had none there at times): federation lookups (the DHT's FIND_NODE) answer from it
+   */
+  private recordCircuit (node: Libp2p, peer: PeerId): void {
+    const circuits = node.getMultiaddrs().map(ma => multiaddr(`${ma.toString()}/p2p-circuit/p2p/${peer.toString()}`))
+    node.peerStore.merge(peer, { multiaddrs: circuits }).catch(() => {})
   }
 
   private refuse (peer: PeerId, reason: string, ip?: string): void {
