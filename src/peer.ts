@@ -362,20 +362,27 @@ export class Peer extends TypedEventEmitter<PeerEvents> {
 
   /**
    * We settled for a relayed link: keep trying to upgrade it in the background (with backoff, see
-   * MESH_DEFAULTS), and renew it before the relay's duration limit cuts it, so it is never cut silently.
+   * MESH_DEFAULTS), and keep it alive across the relay's circuit limits, so it is never cut silently:
+   * renewed at 80 % of its announced duration, and redialled at once if the relay cuts it anyway (js-libp2p
+   * relays announce the duration in ms where the spec says seconds, so the announced figure is not to be trusted).
    */
   private onRelayed (peerId: string, conn: Connection, path: string): void {
     this.links.want(peerId)
-    const seconds = conn.limits?.seconds
-    if (seconds == null || this.renewals.has(conn.id)) return
-    const timer = setTimeout(() => {
+    if (this.renewals.has(conn.id)) return
+    const onClose = (evt: CustomEvent<Connection>): void => { if (evt.detail.id === conn.id) renew() }
+    const renew = (): void => {
+      if (!this.renewals.has(conn.id)) return
+      clearTimeout(this.renewals.get(conn.id))
       this.renewals.delete(conn.id)
-      if (this.stopped || conn.status !== 'open' || this.libp2p.getConnections(conn.remotePeer).some(c => c.limits == null)) return
+      this.libp2p.removeEventListener('connection:close', onClose)
+      if (this.stopped || this.libp2p.getConnections(conn.remotePeer).some(c => c.id !== conn.id && c.status === 'open')) return
       this.libp2p.dial(multiaddr(path), { force: true })
         .then(fresh => { if (transportOf(fresh) === 'relay') this.onRelayed(peerId, fresh, path) })
         .catch(() => {}) // the peer is gone, or the relay is: nothing left to renew
-    }, seconds * 1000 * 0.8)
-    this.renewals.set(conn.id, timer)
+    }
+    const seconds = conn.limits?.seconds
+    this.renewals.set(conn.id, setTimeout(renew, seconds == null ? 2 ** 31 - 1 : Math.min(seconds * 1000 * 0.8, 2 ** 31 - 1)))
+    this.libp2p.addEventListener('connection:close', onClose)
   }
 
   private async register (protocol: string, ids: string[]): Promise<void> {

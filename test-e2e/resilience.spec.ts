@@ -80,3 +80,28 @@ test('when WebRTC cannot connect, connect() falls back to the relay and says so'
   expect(await pb.evaluate(async (id) => new TextDecoder().decode(await (window as any).peer.request(id, '/test/echo/1.0.0', 'over the relay')), A.id)).toBe('over the relay')
   expect(await pb.evaluate(async (id) => (window as any).peer.connect(id, { allowRelayed: false }).then(() => 'direct', (e: any) => e.name), A.id)).toBe('PeerUnreachableError')
 })
+
+test('a relayed link outlives the relay circuit duration limit: it is renewed, not silently cut', async ({ newRelay, launch, pageUrl }) => {
+  // a relay whose circuits live 8 s: the peer opens a fresh one (before the cut where the relay announces the
+  // limit right, at the cut where it does not, as js-libp2p relays do) and does not lose the link
+  const relay = newRelay(['--circuit-duration', '8000'])
+  await relay.start()
+  const [chromeA, chromeB] = await Promise.all([launch('chromium'), launch('chromium')])
+  const [pa, pb] = [await openPage(chromeA, pageUrl), await openPage(chromeB, pageUrl)]
+  const blocked = { rtcConfiguration: { iceTransportPolicy: 'relay' }, maxDirectPeers: 0 }
+  const [A] = await Promise.all([startPeer(pa, [relay.address], blocked), startPeer(pb, [relay.address], blocked)])
+  await pa.evaluate(async () => { await (window as any).peer.handle('/test/echo/1.0.0', (d: Uint8Array) => d) })
+  expect(await pb.evaluate(async (id) => (window as any).peer.connect(id, { signal: AbortSignal.timeout(60_000) }), A.id)).toMatchObject({ transport: 'relay' })
+  const relayed = async (): Promise<Array<{ id: string, seconds?: number }>> => await pb.evaluate((id) => (window as any).peer.libp2p.getConnections()
+    .filter((c: any) => c.remotePeer.toString() === id && c.limits != null && c.status === 'open')
+    .map((c: any) => ({ id: c.id, seconds: c.limits.seconds })), A.id)
+  const [first] = await relayed()
+  expect(first).toBeDefined()
+
+  // past the first circuit's limit: a newer relayed connection carries the link, and requests still work
+  await pb.waitForTimeout(10_000)
+  const now = await relayed()
+  expect(now.map(c => c.id)).not.toContain(first.id)
+  expect(now.length).toBeGreaterThan(0)
+  expect(await pb.evaluate(async (id) => new TextDecoder().decode(await (window as any).peer.request(id, '/test/echo/1.0.0', 'still here')), A.id)).toBe('still here')
+})
