@@ -1,6 +1,6 @@
 // Hostile input for a running relay: raw attacks and a seeded fuzzer, shared by relay-server/hostile.test.ts
 // (bounded, in CI) and `npm run fuzz:relay` (as many inputs as asked for). Targets 127.0.0.1 only.
-import '../src/polyfills.ts'
+import { NodeWebSocket } from '../src/polyfills.ts'
 import { connect } from 'node:net'
 import { noise } from '@chainsafe/libp2p-noise'
 import { yamux } from '@chainsafe/libp2p-yamux'
@@ -175,7 +175,8 @@ export async function sendOversizedFrame (host: string, port: number, bytes: num
  */
 export async function asAttacker<T> (fn: () => Promise<T>): Promise<T> {
   const original = globalThis.WebSocket
-  class AttackerWebSocket extends WebSocket {
+  // NodeWebSocket: like the polyfilled global, a refused socket must not throw an unhandled 'error'
+  class AttackerWebSocket extends NodeWebSocket {
     constructor (url: string, protocols?: string | string[]) {
       super(url, protocols, { localAddress: ATTACKER_ADDRESS })
     }

@@ -159,7 +159,7 @@ export class Peer extends TypedEventEmitter<PeerEvents> {
 
     await node.start()
 
-    // tag the relays so libp2p's reconnect queue redials them when a connection drops
+    // keep-alive: the connection manager never prunes a relay connection (RelayKeeper redials a lost one)
     await Promise.all(this.config.relays.map(async ma => {
       await node.peerStore.merge(parsePeerId(lastPeerId(ma)), {
         multiaddrs: [ma],
@@ -228,13 +228,11 @@ export class Peer extends TypedEventEmitter<PeerEvents> {
 
   /** Every connected peer (relays included), each described by its best connection */
   connections (): ConnectionInfo[] {
-    const peers = new Map<string, Connection>()
-    for (const conn of this.libp2p.getConnections()) {
-      const key = conn.remotePeer.toString()
-      const known = peers.get(key)
-      if (known == null || TRANSPORT_RANK[transportOf(conn)] < TRANSPORT_RANK[transportOf(known)]) peers.set(key, conn)
-    }
-    return [...peers.values()].map(describe)
+    const peers = new Map(this.libp2p.getConnections().map(c => [c.remotePeer.toString(), c.remotePeer]))
+    return [...peers.values()].flatMap(peerId => {
+      const conn = this.best(peerId)
+      return conn == null ? [] : [describe(conn)]
+    })
   }
 
   /**
@@ -271,7 +269,7 @@ export class Peer extends TypedEventEmitter<PeerEvents> {
   async handle (protocol: string, a: RequestHandler | HandleOptions, b?: RequestHandler | HandleOptions): Promise<void> {
     this.assertRunning()
     const [handler, options] = typeof a === 'function' ? [a, b as HandleOptions | undefined] : [b as RequestHandler, a]
-    await this.register(protocol, await handleRequests(this.libp2p, protocol, handler, options))
+    this.handlers.set(protocol, await handleRequests(this.libp2p, protocol, handler, options))
   }
 
   /** Serves byte streams for `protocol`: `handler({ readable, writable, … }, { from, protocol, version })` */
@@ -280,7 +278,7 @@ export class Peer extends TypedEventEmitter<PeerEvents> {
   async handleStream (protocol: string, a: StreamHandler | ProtocolOptions, b?: StreamHandler | ProtocolOptions): Promise<void> {
     this.assertRunning()
     const [handler, options] = typeof a === 'function' ? [a, b as ProtocolOptions | undefined] : [b as StreamHandler, a]
-    await this.register(protocol, await handleStreams(this.libp2p, protocol, handler, options))
+    this.handlers.set(protocol, await handleStreams(this.libp2p, protocol, handler, options))
   }
 
   /** Stops answering `protocol` (every version registered for it) */
@@ -383,10 +381,6 @@ export class Peer extends TypedEventEmitter<PeerEvents> {
     const seconds = conn.limits?.seconds
     this.renewals.set(conn.id, setTimeout(renew, seconds == null ? 2 ** 31 - 1 : Math.min(seconds * 1000 * 0.8, 2 ** 31 - 1)))
     this.libp2p.addEventListener('connection:close', onClose)
-  }
-
-  private async register (protocol: string, ids: string[]): Promise<void> {
-    this.handlers.set(protocol, ids)
   }
 
   /** The best open connection to `peerId`, connecting first when there is none */

@@ -8,7 +8,7 @@ import './polyfills.browser.ts'
  * redial after libp2p has let go of the socket would take the process down. A no-op listener gives it the
  * browser's behaviour; `addEventListener('error', …)` still sees every error.
  */
-class NodeWebSocket extends WsWebSocket {
+export class NodeWebSocket extends WsWebSocket {
   constructor (...args: ConstructorParameters<typeof WsWebSocket>) {
     super(...args)
     this.on('error', () => {})
