@@ -314,13 +314,16 @@ async function main (): Promise<void> {
   // the You panel starts open where there is room for it, folded on a phone
   ;($('you') as HTMLDetailsElement).open = matchMedia('(min-width: 42rem)').matches
   const nickInput = $<HTMLInputElement>('nickname')
-  nickInput.value = nickname()
-  nickInput.addEventListener('change', () => {
+  const saveNick = (): void => {
     const nick = nickInput.value.trim().slice(0, 32)
-    if (nick === '') return
+    if (nick === '' || nick === localStorage.getItem(NICK_KEY)) return
     localStorage.setItem(NICK_KEY, nick)
     void room?.send({ kind: 'hello', nick } satisfies DemoMessage).catch(() => {})
-  })
+  }
+  // a name typed while the page was still loading (before this ran) is kept, not replaced by the saved one
+  if (nickInput.value.trim() !== '') saveNick()
+  else nickInput.value = nickname()
+  nickInput.addEventListener('change', saveNick)
 
   banner('Connecting to the relay…')
   peer = await createPeer({ relays: await relays() })
@@ -364,7 +367,8 @@ async function main (): Promise<void> {
   const fileInput = $<HTMLInputElement>('file')
   const send = document.querySelector<HTMLButtonElement>('#composer button[type=submit]') as HTMLButtonElement
   input.disabled = send.disabled = fileInput.disabled = false
-  input.focus()
+  // ready to chat: the message box takes the focus, unless the user is busy in another field (say, the nickname)
+  if (document.activeElement == null || document.activeElement === document.body) input.focus()
   $('composer').addEventListener('submit', event => {
     event.preventDefault()
     const text = input.value.trim()
