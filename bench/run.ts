@@ -424,12 +424,15 @@ async function latencyFigure (env: Env): Promise<Figure> {
       { kind: 'median', value: 1, text: '≤ 1 ms median' },
       { kind: 'ratio', baseline: raw.name, value: 1.5, text: '≤ 1.5× raw (medians)' }
     ],
-    notes: [`${rounds} rounds (each a fresh pair of peers) of ${messages} sequential messages, after 5 warm-up messages; n counts messages`]
+    notes: [`${rounds} rounds (each a fresh pair of peers) of ${messages} sequential messages, after 5 warm-up messages; n counts messages`,
+      'steady state: measured once the relay stands by (out of both peers\' GossipSub mesh for the room, README › Rooms › Relays on standby)']
   }
   for (let round = 0; round < rounds; round++) {
     await withLinkedPeers(env, async (pa, pb, a, b) => {
       await Promise.all([call(pa, 'peerlaneJoin', { room: 'bench', echo: false }), call(pb, 'peerlaneJoin', { room: 'bench', echo: true })])
       await Promise.all([call(pa, 'peerlaneWaitForMember', { peerId: b }), call(pb, 'peerlaneWaitForMember', { peerId: a })])
+      const relay = env.relay.address.split('/p2p/').pop()
+      await Promise.all([pa, pb].map(async p => await call(p, 'peerlaneWaitForStandby', { relay })))
       await call(pa, 'peerlaneRoomLatency', { count: 5, size: MESSAGE_SIZE }).catch(() => {})
       await sample(peerlane, async () => await call(pa, 'peerlaneRoomLatency', { count: messages, size: MESSAGE_SIZE }, 120_000))
     }).catch(err => { peerlane.failures++; log(`latency round failed: ${err.message}`) })

@@ -117,6 +117,7 @@ export class Peer extends TypedEventEmitter<PeerEvents> {
       linkDirect: async (peerId, signal) => this.connect(peerId, { signal, allowRelayed: false })
     }, config.maxDirectPeers)
     this.keeper = new RelayKeeper(node, config.relays)
+    guard.standby = peerId => this.relayOnStandby(peerId)
   }
 
   /** this peer's PeerId, `12D3KooW…` */
@@ -405,6 +406,25 @@ export class Peer extends TypedEventEmitter<PeerEvents> {
 
   private assertRunning (): void {
     if (this.stopped) throw new PeerStoppedError()
+  }
+
+  /**
+   * A relay stands by (leaves our GossipSub mesh, so it forwards nothing to us) while every room we are in
+   * has members and all of them are our direct GossipSub peers: then it only duplicates what they send us,
+   * which costs us and the relay time on every message. It still gets what we send, for members we do not
+   * know of yet, and gossips what we may have missed. A member without a direct link brings it back.
+   */
+  private relayOnStandby (peerId: string): boolean {
+    if (this.rooms.size === 0) return false
+    if (!this.config.relays.some(ma => lastPeerId(ma) === peerId) && !this.reservedRelays().has(peerId)) return false
+    const pubsub = this.libp2p.services.pubsub
+    for (const room of this.rooms.values()) {
+      const members = room.peers
+      if (members.length === 0) return false
+      const direct = new Set(pubsub.getSubscribers(room.topic).map(String))
+      if (!members.every(member => direct.has(member))) return false
+    }
+    return true
   }
 
   /** The relays our circuit addresses go through: those that hold a reservation for us */

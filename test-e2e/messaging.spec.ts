@@ -84,6 +84,47 @@ function envelope (text: string, extra: Partial<RoomEnvelope> = {}): Uint8Array 
   })
 }
 
+/** PeerIds in this page's GossipSub mesh for room `name` */
+async function meshPeers (page: Page, name: string): Promise<string[]> {
+  return await page.evaluate((name) => {
+    const w = window as any
+    return w.peer.libp2p.services.pubsub.getMeshPeers(w.rooms[name].topic)
+  }, name)
+}
+
+test('the relay stands by while every member is linked directly, and carries the room again for a member who cannot link', async ({ relay, launch, pageUrl }) => {
+  const relayId = relay.address.split('/p2p/').pop() as string
+  const [chromeA, chromeB] = await Promise.all([launch('chromium'), launch('chromium')])
+  const [pa, pb] = [await openPage(chromeA, pageUrl), await openPage(chromeB, pageUrl)]
+  const [A, B] = await Promise.all([startPeer(pa, [relay.address]), startPeer(pb, [relay.address])])
+  await Promise.all([joinRoom(pa, 'standby'), joinRoom(pb, 'standby')])
+  await expect.poll(async () => directPeers(pa), { timeout: 45_000 }).toEqual([B.id])
+
+  // linked directly: the relay leaves both meshes (it would only duplicate what the members send each other)
+  for (const page of [pa, pb]) await expect.poll(async () => meshPeers(page, 'standby'), { timeout: 15_000 }).not.toContain(relayId)
+  await send(pa, 'standby', 'direct, no relay copy')
+  await waitForMessage(pb, 'standby', 'direct, no relay copy')
+
+  // a member whose browser has WebRTC turned off (by policy or an extension) reaches the room through the relay only
+  const noWebRTC = await chromeA.newContext()
+  await noWebRTC.addInitScript(() => { (window as any).RTCPeerConnection = class { constructor () { throw new DOMException('WebRTC is disabled', 'NotSupportedError') } } })
+  const pc = await openPage(noWebRTC, pageUrl)
+  const C = await startPeer(pc, [relay.address])
+  await joinRoom(pc, 'standby')
+  await waitForRoomPeers(pc, 'standby', [A.id, B.id], 30_000)
+  for (const page of [pa, pb]) {
+    await waitForRoomPeers(page, 'standby', [page === pa ? B.id : A.id, C.id], 30_000)
+    // the relay is back in the mesh: C's messages come through it at once, not a gossip round later
+    await expect.poll(async () => meshPeers(page, 'standby'), { timeout: 20_000 }).toContain(relayId)
+  }
+  await send(pc, 'standby', 'from C, over the relay')
+  for (const page of [pa, pb]) expect((await waitForMessage(page, 'standby', 'from C, over the relay')).from).toBe(C.id)
+  await send(pa, 'standby', 'from A to everyone')
+  await waitForMessage(pc, 'standby', 'from A to everyone')
+  await waitForMessage(pb, 'standby', 'from A to everyone')
+  expect(await directPeers(pc)).toEqual([])
+})
+
 test('a stock js-libp2p peer joins a room by its documented topic and envelope; bad messages are dropped and their author muted', async ({ relay, launch, pageUrl }) => {
   const [chromeA, chromeB] = await Promise.all([launch('chromium'), launch('chromium')])
   const [pa, pb] = await Promise.all([openPage(chromeA, pageUrl), openPage(chromeB, pageUrl)])
