@@ -203,27 +203,36 @@ export class Peer extends TypedEventEmitter<PeerEvents> {
 
     // relays we are connected to first: a circuit through them needs no new WebSocket
     const relays = [...this.config.relays].sort((a, b) => Number(this.isConnected(lastPeerId(b))) - Number(this.isConnected(lastPeerId(a))))
-    // federation (src/routing.ts): our relays also tell us where a peer reserved only on another relay is
-    const paths = await withFederatedPaths(this.libp2p, this.config, target, [
-      ...relays.map(relay => `${relay.toString()}/p2p-circuit/webrtc/p2p/${target}`),
-      ...(options.allowRelayed === false ? [] : relays.map(relay => `${relay.toString()}/p2p-circuit/p2p/${target}`))
-    ], { signal, allowRelayed: options.allowRelayed })
     const errors: string[] = []
-    for (const path of paths) {
-      if (existing != null && !path.includes('/webrtc')) return describe(existing)
-      // ICE on a busy machine can overrun libp2p's per-address dial timeout once: a WebRTC path gets a second try
-      for (let attempt = 1; attempt <= (path.includes('/webrtc') ? 2 : 1); attempt++) {
-        try {
-          const conn = await this.libp2p.dial(multiaddr(path), { signal })
-          if (transportOf(conn) === 'relay') this.onRelayed(peerId.toString(), conn, path)
-          return describe(conn)
-        } catch (err: any) {
-          signal?.throwIfAborted()
-          errors.push(`${path}: ${err.message}`)
-          if (err.name !== 'TimeoutError') break
+    const tryPaths = async (paths: string[]): Promise<ConnectionInfo | undefined> => {
+      for (const path of paths) {
+        if (existing != null && !path.includes('/webrtc')) return describe(existing)
+        // ICE on a busy machine can overrun libp2p's per-address dial timeout once: a WebRTC path gets a second try
+        for (let attempt = 1; attempt <= (path.includes('/webrtc') ? 2 : 1); attempt++) {
+          try {
+            const conn = await this.libp2p.dial(multiaddr(path), { signal })
+            if (transportOf(conn) === 'relay') this.onRelayed(peerId.toString(), conn, path)
+            return describe(conn)
+          } catch (err: any) {
+            signal?.throwIfAborted()
+            errors.push(`${path}: ${err.message}`)
+            if (err.name !== 'TimeoutError') break
+          }
         }
       }
     }
+    // WebRTC through our own relays first: that is where the peers of one app usually meet, and a relay that
+    // holds no reservation for the target says so at once
+    const ownWebRTC = relays.map(relay => `${relay.toString()}/p2p-circuit/webrtc/p2p/${target}`)
+    const direct = await tryPaths(ownWebRTC)
+    if (direct != null) return direct
+    // then federation (src/routing.ts): our relays tell us where a peer reserved only on another relay is,
+    // and the relayed paths come last
+    const paths = await withFederatedPaths(this.libp2p, this.config, target,
+      options.allowRelayed === false ? [] : relays.map(relay => `${relay.toString()}/p2p-circuit/p2p/${target}`),
+      { signal, allowRelayed: options.allowRelayed })
+    const link = await tryPaths(paths.filter(path => !ownWebRTC.includes(path)))
+    if (link != null) return link
     throw new PeerUnreachableError(target, `could not reach ${target}:\n  ${errors.join('\n  ')}`)
   }
 
