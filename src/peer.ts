@@ -460,13 +460,18 @@ export class Peer extends TypedEventEmitter<PeerEvents> {
   }
 
   private readonly onPageHide = (evt: PageTransitionEvent): void => {
-    for (const room of this.rooms.values()) room.announceLeave()
-    // the page is going away for good (not into the back/forward cache), and the goodbye above may never
-    // be sent: closing the direct links now tells each member at once (see DISCONNECT_GRACE_MS)
+    // the goodbyes are signed first (asynchronously), then sent over the direct links and to the relays
+    const goodbyes = Promise.all([...this.rooms.values()].map(async room => room.announceLeave()))
+    // the page is going away for good (not into the back/forward cache): once the goodbyes are out, closing the
+    // direct links tells each member at once (see DISCONNECT_GRACE_MS) even where a goodbye got lost. Closing
+    // them before would lose the goodbyes to members whose relay stands by. If the page dies sooner, the
+    // browser closes them itself.
     if (!evt.persisted) {
-      for (const conn of this.libp2p.getConnections()) {
-        if (transportOf(conn) === 'webrtc') conn.abort(new Error('page closed'))
-      }
+      void goodbyes.then(() => {
+        for (const conn of this.libp2p.getConnections()) {
+          if (transportOf(conn) === 'webrtc') conn.abort(new Error('page closed'))
+        }
+      })
     }
   }
 

@@ -97,8 +97,8 @@ export class Room extends TypedEventEmitter<RoomEvents> {
   private readonly maxMessageSize: number
   private readonly members = new Map<string, number>()
   private readonly validators: RoomValidator[] = []
-  /** messages decoded by the validator, so the message handler need not decode them again */
-  private readonly checked = new WeakMap<Message, RoomMessage | null>()
+  /** messages decoded by the validator (an app message, or a presence beacon's kind), so the message handler need not decode them again */
+  private readonly checked = new WeakMap<Message, RoomMessage | RoomEnvelope.Presence>()
   private heartbeat?: ReturnType<typeof setInterval>
   private answer?: ReturnType<typeof setTimeout>
   private left = false
@@ -180,9 +180,11 @@ export class Room extends TypedEventEmitter<RoomEvents> {
     this.context.onLeft(this)
   }
 
-  /** Best-effort goodbye when the page goes away (no awaiting: the page may not live that long) */
-  announceLeave (): void {
-    this.announce(RoomEnvelope.Presence.LEAVE)
+  /** Best-effort goodbye when the page goes away; resolves once it is sent (or could not be), never rejects */
+  async announceLeave (): Promise<void> {
+    if (this.left) return
+    await this.publish({ id: newId(), timestamp: BigInt(Date.now()), encoding: RoomEnvelope.Encoding.BYTES, data: new Uint8Array(0), presence: RoomEnvelope.Presence.LEAVE })
+      .catch(() => {})
   }
 
   private async firstSubscriber (timeout: number, signal?: AbortSignal): Promise<void> {
@@ -236,15 +238,15 @@ export class Room extends TypedEventEmitter<RoomEvents> {
     return TopicValidatorResult.Accept
   }
 
-  /** The message decoded, or undefined when it must be dropped (null for a valid presence beacon) */
-  private async check (author: string, msg: Message & { type: 'signed' }): Promise<RoomMessage | null | undefined> {
+  /** The message decoded (for a valid presence beacon, its kind), or undefined when it must be dropped */
+  private async check (author: string, msg: Message & { type: 'signed' }): Promise<RoomMessage | RoomEnvelope.Presence | undefined> {
     if (msg.data.byteLength > this.maxMessageSize + ENVELOPE_OVERHEAD) return undefined
     let message: RoomMessage
     let env: RoomEnvelope
     try {
       env = RoomEnvelope.decode(msg.data)
       if (env.data.byteLength > this.maxMessageSize || env.id === '' || env.id.length > 64) return undefined
-      if (env.presence !== RoomEnvelope.Presence.NONE) return env.data.byteLength === 0 ? null : undefined
+      if (env.presence !== RoomEnvelope.Presence.NONE) return env.data.byteLength === 0 ? env.presence : undefined
       message = { id: env.id, from: author, data: env.data, timestamp: Number(env.timestamp), ...decodeText(env) }
     } catch {
       return undefined
@@ -264,11 +266,10 @@ export class Room extends TypedEventEmitter<RoomEvents> {
     if (msg.topic !== this.topic || msg.type !== 'signed') return
     const from = msg.from.toString()
     if (from === this.self) return
-    const message = this.checked.get(msg)
-    if (message === null || message === undefined) {
-      // a presence beacon (or a message this room's validator never saw: treat it as one)
-      const env = RoomEnvelope.decode(msg.data)
-      if (env.presence === RoomEnvelope.Presence.LEAVE) {
+    // the validator's verdict; a message it never saw is treated as a beacon, by what it says it is
+    const message = this.checked.get(msg) ?? RoomEnvelope.decode(msg.data).presence
+    if (typeof message !== 'object') {
+      if (message === RoomEnvelope.Presence.LEAVE) {
         if (this.members.delete(from)) this.safeDispatchEvent('peer:leave', { detail: { peerId: from } })
         return
       }
