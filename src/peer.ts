@@ -278,7 +278,7 @@ export class Peer extends TypedEventEmitter<PeerEvents> {
   async handle (protocol: string, options: HandleOptions, handler: RequestHandler): Promise<void>
   async handle (protocol: string, a: RequestHandler | HandleOptions, b?: RequestHandler | HandleOptions): Promise<void> {
     this.assertRunning()
-    const [handler, options] = typeof a === 'function' ? [a, b as HandleOptions | undefined] : [b as RequestHandler, a]
+    const [handler, options] = handlerFirst<RequestHandler, HandleOptions>(a, b)
     this.handlers.set(protocol, await handleRequests(this.libp2p, protocol, handler, options))
   }
 
@@ -287,7 +287,7 @@ export class Peer extends TypedEventEmitter<PeerEvents> {
   async handleStream (protocol: string, options: ProtocolOptions, handler: StreamHandler): Promise<void>
   async handleStream (protocol: string, a: StreamHandler | ProtocolOptions, b?: StreamHandler | ProtocolOptions): Promise<void> {
     this.assertRunning()
-    const [handler, options] = typeof a === 'function' ? [a, b as ProtocolOptions | undefined] : [b as StreamHandler, a]
+    const [handler, options] = handlerFirst<StreamHandler, ProtocolOptions>(a, b)
     this.handlers.set(protocol, await handleStreams(this.libp2p, protocol, handler, options))
   }
 
@@ -425,7 +425,7 @@ export class Peer extends TypedEventEmitter<PeerEvents> {
    */
   private relayOnStandby (peerId: string): boolean {
     if (this.rooms.size === 0) return false
-    if (!this.config.relays.some(ma => lastPeerId(ma) === peerId) && !this.reservedRelays().has(peerId)) return false
+    if (!this.config.relayIds.has(peerId) && !this.reservedRelays().has(peerId)) return false
     const pubsub = this.libp2p.services.pubsub
     for (const room of this.rooms.values()) {
       const members = room.peers
@@ -495,6 +495,11 @@ export class Peer extends TypedEventEmitter<PeerEvents> {
       if (signal?.aborted === true) onAbort()
     })
   }
+}
+
+/** `handle(protocol, handler, options?)` and `handle(protocol, options, handler)` alike: the handler, then the options */
+function handlerFirst<H extends (...args: any[]) => unknown, O extends object> (a: H | O, b?: H | O): [H, O | undefined] {
+  return typeof a === 'function' ? [a, b as O | undefined] : [b as H, a]
 }
 
 function describe (conn: Connection): ConnectionInfo {

@@ -144,8 +144,8 @@ export class Room extends TypedEventEmitter<RoomEvents> {
     this.node.addEventListener('peer:disconnect', this.onDisconnect)
     pubsub.subscribe(this.topic)
     await this.firstSubscriber(options.timeout ?? 5_000, options.signal)
-    this.heartbeat = setInterval(() => { this.sweep(); this.announce(RoomEnvelope.Presence.HERE) }, HEARTBEAT_MS)
-    this.announce(RoomEnvelope.Presence.HERE)
+    this.heartbeat = setInterval(() => { this.sweep(); void this.announce(RoomEnvelope.Presence.HERE) }, HEARTBEAT_MS)
+    void this.announce(RoomEnvelope.Presence.HERE)
   }
 
   /**
@@ -167,7 +167,7 @@ export class Room extends TypedEventEmitter<RoomEvents> {
   /** Says goodbye and unsubscribes; the room object is done after this */
   async leave (): Promise<void> {
     if (this.left) return
-    this.announce(RoomEnvelope.Presence.LEAVE)
+    void this.announce(RoomEnvelope.Presence.LEAVE)
     this.left = true
     clearInterval(this.heartbeat)
     clearTimeout(this.answer)
@@ -182,9 +182,7 @@ export class Room extends TypedEventEmitter<RoomEvents> {
 
   /** Best-effort goodbye when the page goes away; resolves once it is sent (or could not be), never rejects */
   async announceLeave (): Promise<void> {
-    if (this.left) return
-    await this.publish({ id: newId(), timestamp: BigInt(Date.now()), encoding: RoomEnvelope.Encoding.BYTES, data: new Uint8Array(0), presence: RoomEnvelope.Presence.LEAVE })
-      .catch(() => {})
+    await this.announce(RoomEnvelope.Presence.LEAVE)
   }
 
   private async firstSubscriber (timeout: number, signal?: AbortSignal): Promise<void> {
@@ -208,9 +206,10 @@ export class Room extends TypedEventEmitter<RoomEvents> {
     })
   }
 
-  private announce (presence: RoomEnvelope.Presence): void {
+  /** Publishes a presence beacon; resolves once it is sent (or could not be), never rejects */
+  private async announce (presence: RoomEnvelope.Presence): Promise<void> {
     if (this.left) return
-    this.publish({ id: newId(), timestamp: BigInt(Date.now()), encoding: RoomEnvelope.Encoding.BYTES, data: new Uint8Array(0), presence })
+    await this.publish({ id: newId(), timestamp: BigInt(Date.now()), encoding: RoomEnvelope.Encoding.BYTES, data: new Uint8Array(0), presence })
       .catch(() => {}) // presence is best effort; the next beacon follows soon
   }
 
@@ -306,7 +305,7 @@ export class Room extends TypedEventEmitter<RoomEvents> {
     // a newcomer should not wait a whole heartbeat to learn we are here; jitter spreads the answers of a busy room
     this.answer ??= setTimeout(() => {
       this.answer = undefined
-      this.announce(RoomEnvelope.Presence.HERE)
+      void this.announce(RoomEnvelope.Presence.HERE)
     }, 50 + Math.random() * 250)
   }
 
