@@ -10,7 +10,7 @@
 // circuit-relay v2 reservation each, spread over a few processes) and measure the relay holding them:
 // reservation rate, RSS per client, CPU, /health latency; then push it past its limit and see how it
 // refuses. Relays compared:
-//   peerlane          dist/relay-server/cli.js, limits raised to N reservations from one IP (all clients are 127.0.0.1)
+//   peerlane          dist/relay/peerlane-relay.mjs, limits raised to N reservations from one IP (all clients are 127.0.0.1)
 //   stock (example)   js-libp2p's circuit relay server exactly as its examples configure it
 //   stock (raised)    the same with its reservation and connection limits raised (to N, at most 3,000 by
 //                     default: it slows down as it fills, see STOCK_RAISED_CLIENTS), for a fair per-client figure
@@ -206,7 +206,7 @@ const stockArgv = [join(here, 'relay-capacity-stock.mjs')]
 const variants = [
   {
     name: 'peerlane',
-    argv: [join(here, '../dist/relay-server/cli.js'), '--port', '0', '--http-port', '0', '--key-file', join(tmp, 'relay.key'), '--log-level', 'info',
+    argv: [join(here, '../dist/relay/peerlane-relay.mjs'), '--port', '0', '--http-port', '0', '--key-file', join(tmp, 'relay.key'), '--log-level', 'info',
       '--max-reservations', String(N), '--max-reservations-per-ip', String(N), '--connection-rate-per-ip', '100000',
       '--max-pending-connections', '1024', '--max-pending-connections-per-ip', '1024'],
     clients: N,

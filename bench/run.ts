@@ -93,7 +93,7 @@ class Relay {
 
   async start (dir: string): Promise<void> {
     const addrFile = join(dir, 'relay-addrs.json')
-    this.child = spawn(process.execPath, [join(ROOT, 'dist/relay-server/cli.js'), '--port', '0', '--key-file', join(dir, 'relay.key'), '--addr-file', addrFile], { stdio: ['ignore', 'pipe', 'pipe'] })
+    this.child = spawn(process.execPath, [join(ROOT, 'dist/relay/peerlane-relay.mjs'), '--port', '0', '--key-file', join(dir, 'relay.key'), '--addr-file', addrFile], { stdio: ['ignore', 'pipe', 'pipe'] })
     this.child.stdout?.on('data', (d: Buffer) => { this.output += d.toString() })
     this.child.stderr?.on('data', (d: Buffer) => { this.output += d.toString() })
     const deadline = Date.now() + 20_000

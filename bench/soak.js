@@ -18,7 +18,7 @@ const every = Number(values.every) * 1000
 
 const dir = await mkdtemp(join(tmpdir(), 'peerlane-soak-'))
 const addrFile = join(dir, 'addrs.json')
-const relay = spawn(process.execPath, ['dist/relay-server/cli.js', '--port', '0', '--http-port', '0', '--key-file', join(dir, 'key'), '--addr-file', addrFile], { stdio: ['ignore', 'pipe', 'inherit'] })
+const relay = spawn(process.execPath, ['dist/relay/peerlane-relay.mjs', '--port', '0', '--http-port', '0', '--key-file', join(dir, 'key'), '--addr-file', addrFile], { stdio: ['ignore', 'pipe', 'inherit'] })
 let out = ''
 relay.stdout.on('data', d => { out += d })
 let addresses, http

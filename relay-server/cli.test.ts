@@ -7,7 +7,7 @@ import { fileURLToPath } from 'node:url'
 import { afterEach, beforeEach, describe, expect, it } from 'vitest'
 import type { ChildProcess } from 'node:child_process'
 
-const CLI = fileURLToPath(new URL('../dist/relay-server/cli.js', import.meta.url))
+const CLI = fileURLToPath(new URL('../dist/relay/peerlane-relay.mjs', import.meta.url))
 
 interface Run { child: ChildProcess, output: () => string, exit: Promise<number | null> }
 

@@ -13,7 +13,7 @@ import {
 } from './hostile.ts'
 import type { ChildProcess } from 'node:child_process'
 
-const CLI = fileURLToPath(new URL('../dist/relay-server/cli.js', import.meta.url))
+const CLI = fileURLToPath(new URL('../dist/relay/peerlane-relay.mjs', import.meta.url))
 const FUZZ_INPUTS = Number(process.env.PEERLANE_FUZZ_INPUTS ?? 300)
 
 describe('a relay under attack', () => {

@@ -13,7 +13,7 @@ import { webSockets } from '@libp2p/websockets'
 import { createLibp2p } from 'libp2p'
 import { Counter, Gauge, Registry } from 'prom-client'
 import { WebSocket } from 'ws'
-import { validateRelayConfig } from './config.ts'
+import { RelayConfigError, validateRelayConfig } from './config.ts'
 import { FEDERATION_DHT_PROTOCOL, connectFederation, federationPeers, handleFindPeer } from './federation.ts'
 import { loadOrCreateKey } from './key-file.ts'
 import { createLogger } from './log.ts'
@@ -284,7 +284,6 @@ async function readTls (certFile: string, keyFile: string): Promise<{ cert: stri
       if (!text.includes('-----BEGIN')) throw new Error('not a PEM file')
       return text
     } catch (err: any) {
-      const { RelayConfigError } = await import('./config.ts')
       throw new RelayConfigError(field, `${path}: ${err.code ?? err.message}`)
     }
   }
