@@ -248,3 +248,20 @@ console.log(line(['', ...results.map(r => r.name)]))
 console.log(widths.map(w => '-'.repeat(w)).join('-|-'))
 for (const [label, cell] of rows) console.log(line([label, ...results.map(cell)]))
 console.log('\nRSS per client = (RSS holding them - idle RSS) / reserved. Raw figures: bench/results.json')
+
+// `npm run bench` runs this with PEERLANE_BENCH_JSON=<file>: the figures join its table (bench/stats.ts's Figure)
+if (process.env.PEERLANE_BENCH_JSON != null) {
+  const figure = (id, title, unit, better, pick, targets) => ({
+    id, title, unit, better, targets,
+    rows: results.map(r => ({ name: `${r.name} relay (${f(r.clients)} clients)`, samples: [pick(r)].filter(Number.isFinite) })),
+    notes: ['one sample per relay: npm run bench:relay, same run; see README › Relay server › Capacity']
+  })
+  writeFileSync(process.env.PEERLANE_BENCH_JSON, JSON.stringify({
+    figures: [
+      figure('relay.held', 'relay capacity: concurrent reserved clients held', 'clients', 'higher', r => r.reservationsHeld, [{ kind: 'median', value: 10_000, text: '≥ 10,000' }]),
+      figure('relay.rssPerClient', 'relay capacity: RSS per reserved client', 'KB', 'lower', r => r.rssPerClientKb, [{ kind: 'median', value: 150, text: '≤ 150 KB' }]),
+      figure('relay.idleRss', `relay: idle RSS after ${IDLE_MS / 1000} s`, 'MB', 'lower', r => r.idleRssMb, [{ kind: 'median', value: 60, text: '≤ 60 MB' }]),
+      figure('relay.rate', 'relay capacity: reservations per second while ramping', 'per s', 'higher', r => r.reservationsPerSecond)
+    ]
+  }, null, 2))
+}

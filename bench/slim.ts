@@ -50,6 +50,50 @@ const BROWSER_ONLY: Replacement[] = [
     code: () => readFileSync(here('./keys-ed25519.js'), 'utf8')
   },
   {
+    // Noise's X25519 public keys (its static key, made when libp2p is created, and one ephemeral key per
+    // handshake) through noble's fixed-base path, whose first use builds Edwards base-point tables: 40-50 ms
+    // of a Chromium page's start here, for the few keys a browser makes. The Montgomery ladder (the one DH
+    // already uses; X25519(k, 9) by definition) costs ~1-2 ms a key and builds nothing.
+    file: '/@chainsafe/libp2p-noise/dist/src/crypto/js.js',
+    code: (original) => {
+      let n = 0
+      const code = original.replace(/x25519\.getPublicKey\((secretKey|seed)\)/g, (_, k: string) => { n++; return `x25519.scalarMult(${k}, x25519.GuBytes)` })
+      if (n !== 2) throw new Error(`slim: expected 2 x25519.getPublicKey calls in @chainsafe/libp2p-noise crypto/js.js, found ${n}; update bench/slim.ts`)
+      return code
+    }
+  },
+  {
+    // Ed25519 sign/verify through WebCrypto import the key again for every signature (importKey, then
+    // sign: two trips to the browser's crypto thread): every room message is signed once and verified by
+    // each receiver. The imported CryptoKeys are kept (a private key's per key object, public keys in a
+    // small map), so that a message costs one trip on each side.
+    file: '/@libp2p/crypto/dist/src/keys/ed25519/index.browser.js',
+    code: (original) => {
+      const importSign = "const key = await crypto.get().subtle.importKey('jwk', jwk, { name: 'Ed25519' }, true, ['sign']);"
+      const importVerify = "const key = await crypto.get().subtle.importKey('raw', publicKey.buffer, { name: 'Ed25519' }, false, ['verify']);"
+      if (!original.includes(importSign) || !original.includes(importVerify)) throw new Error('slim: Ed25519 WebCrypto importKey calls not found in @libp2p/crypto; update bench/slim.ts')
+      return original
+        .replace(importSign, "let key = signingKeys.get(privateKey); if (key == null) { key = crypto.get().subtle.importKey('jwk', jwk, { name: 'Ed25519' }, false, ['sign']); signingKeys.set(privateKey, key); key.catch(() => signingKeys.delete(privateKey)); } key = await key;")
+        .replace(importVerify, "const key = await peerlaneCachedKey(verifyingKeys, publicKey, () => crypto.get().subtle.importKey('raw', publicKey.buffer, { name: 'Ed25519' }, false, ['verify']));") + `
+// a private key's bytes are the same array on every sign() of its key object; public keys arrive anew
+const signingKeys = new WeakMap();
+const verifyingKeys = new Map();
+/** the imported public key for these bytes, imported once; a failed import is not kept; at most 256 kept */
+function peerlaneCachedKey(cache, bytes, importKey) {
+    const id = uint8arrayToString(bytes, 'base64');
+    let key = cache.get(id);
+    if (key == null) {
+        key = importKey();
+        key.catch(() => { cache.delete(id); });
+        if (cache.size >= 256) cache.delete(cache.keys().next().value);
+        cache.set(id, key);
+    }
+    return key;
+}
+`
+    }
+  },
+  {
     // GossipSub's Prometheus metrics (~20 KB minified) exist only when `metricsRegister` is passed, which a
     // browser peer never does; the enums at the top of the file are used elsewhere and are kept
     file: '/@libp2p/gossipsub/dist/src/metrics.js',

@@ -16,6 +16,7 @@ import { WebSocket } from 'ws'
 import { RelayConfigError, validateRelayConfig } from './config.ts'
 import { FEDERATION_DHT_PROTOCOL, connectFederation, federationPeers, handleFindPeer } from './federation.ts'
 import { loadOrCreateKey } from './key-file.ts'
+import { libp2pLogger } from '../src/logger.ts'
 import { createLogger } from './log.ts'
 import type { RelayConfig, ResolvedRelayConfig } from './config.ts'
 import type { RelayLogger } from './log.ts'
@@ -101,6 +102,7 @@ export function createRelay (input: RelayConfig = {}, options: { log?: RelayLogg
 
     node = await createLibp2p({
       privateKey,
+      logger: libp2pLogger(),
       addresses: {
         listen: [`/${ip}/${config.host}/tcp/${config.port}/${tls == null ? 'ws' : 'tls/ws'}`],
         announce: config.announce

@@ -11,6 +11,7 @@ import { webSockets } from '@libp2p/websockets'
 import { WebSockets } from '@multiformats/multiaddr-matcher'
 import { createLibp2p } from 'libp2p'
 import { relayPart, transportPart } from './address.ts'
+import { libp2pLogger } from './logger.ts'
 import { isVouched } from './routing.ts' // federation: relays our relays vouch for
 import { VERSION } from './version.ts'
 import type { PeerConfig } from './config.ts'
@@ -56,6 +57,7 @@ export function relayGater (relays: Multiaddr[], vouchedBy?: object): Connection
 export async function createNode (config: PeerConfig, privateKey: PrivateKey, guard: Guard): Promise<PeerNode> {
   return await createLibp2p({
     privateKey,
+    logger: libp2pLogger(),
     // other peers see 'peerlane/<version> …' as our agent version (identify)
     nodeInfo: { name: 'peerlane', version: VERSION },
     start: false,
