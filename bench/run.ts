@@ -497,6 +497,8 @@ async function relayFigures (dir: string): Promise<Figure[]> {
     return [{ ...base, unavailable: `npm run bench:relay failed: ${String(err.message).split('\n')[0]}` }]
   }
   if (existsSync(file)) {
+    // its own detailed table (CPU, /health latencies, behaviour at the limit, shutdown) goes to the log
+    process.stderr.write(output.trim().split('\n').filter(l => !l.startsWith('>')).join('\n') + '\n')
     const data = JSON.parse(readFileSync(file, 'utf8'))
     const list: Figure[] = Array.isArray(data) ? data : Array.isArray(data.figures) ? data.figures : [data]
     return list.map(f => ({ ...f, rows: (f.rows ?? []).map((r: Partial<Row>, i) => ({ name: String(r.name), role: r.role ?? (i === 0 ? 'subject' : 'baseline'), samples: r.samples ?? [], failures: r.failures ?? 0, summary: r.summary ?? summarize(r.samples ?? [], f.better), note: r.note })) }))
