@@ -25,7 +25,10 @@ export type IdentitySource =
  * this browser's IndexedDB, so a copy of the database alone does not reveal it. `{ passphrase }`: encrypted
  * by a key derived from the passphrase (PBKDF2-SHA256, 600,000 iterations), asked for at every start.
  */
-export type Protection = 'device' | { passphrase: string }
+export type Protection = 'device' | {
+  /** the passphrase the key is sealed with; never stored */
+  passphrase: string
+}
 
 /** A loaded identity and the lock that keeps other tabs off it */
 export interface Identity {
@@ -193,6 +196,7 @@ export async function decodeExport (text: string, passphrase: string): Promise<P
   return key
 }
 
+/** Options for `importIdentity` */
 export interface ImportIdentityOptions {
   /** the passphrase the export was sealed with */
   passphrase: string

@@ -4,6 +4,7 @@ export const MESH_DEFAULTS = {
   followerDelayMs: 3_000,
   /** retries after a failed attempt wait 5 s, 10 s, 20 s (plus jitter), then give up until the member is seen anew */
   retryBaseMs: 5_000,
+  /** attempts at a direct link to one member (the first and three retries) */
   attempts: 4
 } as const
 

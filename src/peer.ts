@@ -60,9 +60,11 @@ export interface PeerEvents {
 
 /** What identify told us about another peer */
 export interface PeerInfo {
+  /** the peer's PeerId */
   peerId: string
   /** e.g. `peerlane/0.1.0 browser/…`, or another libp2p implementation's */
   agentVersion?: string
+  /** the libp2p protocol version it reports in identify, e.g. `ipfs/0.1.0` */
   protocolVersion?: string
   /** every protocol id it handles, e.g. `/app/chat/2.0.0` */
   protocols: string[]

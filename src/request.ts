@@ -25,6 +25,7 @@ export type RequestHandler = (data: Uint8Array, context: RequestContext) => Uint
 /** Serves one incoming byte stream */
 export type StreamHandler = (stream: PeerStream, context: Omit<RequestContext, 'signal'>) => void | Promise<void>
 
+/** How a protocol id is spoken: its versions, for `peer.handle`, `peer.request`, `peer.openStream` */
 export interface ProtocolOptions {
   /**
    * Versions of the protocol to speak, e.g. `['2.0.0', '1.1.0']`: each is registered (or offered) as
@@ -71,7 +72,9 @@ export interface RequestOptions extends ProtocolOptions {
   timeout?: number
 }
 
+/** Options for `peer.openStream` */
 export interface OpenStreamOptions extends ProtocolOptions {
+  /** aborts opening the stream (dialling and protocol negotiation); the open stream is not tied to it */
   signal?: AbortSignal
 }
 

@@ -103,6 +103,7 @@ export class Room extends TypedEventEmitter<RoomEvents> {
   private answer?: ReturnType<typeof setTimeout>
   private left = false
 
+  /** @internal rooms come from `peer.join()` */
   constructor (context: RoomContext, name: string, options: RoomOptions) {
     super()
     if (typeof name !== 'string' || !NAME.test(name)) {
