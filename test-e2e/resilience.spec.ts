@@ -68,6 +68,24 @@ test('with two relays, killing one keeps the room working and loses no message',
   }
 })
 
+test('a configured relay that is down when the page starts is reserved on once it comes up', async ({ relay, launch, pageUrl }, testInfo) => {
+  // the relays are known to speak hop before they are dialled (README › Benchmarks and size): a failed first
+  // dial of one of them must not keep libp2p from reserving on it later
+  const second = new RelayProcess(testInfo.outputPath('relay2'))
+  // its key and port, not running yet
+  const secondAddress = await second.prepare()
+  try {
+    const page = await openPage(await launch('chromium'), pageUrl)
+    await startPeer(page, [relay.address, secondAddress])
+    expect(await page.evaluate(() => (window as any).peer.relays.map((r: any) => r.reserved))).toEqual([true, false])
+    await second.start()
+    expect(second.address).toBe(secondAddress)
+    await expect.poll(async () => page.evaluate(() => (window as any).peer.relays.map((r: any) => r.reserved)), { timeout: 30_000 }).toEqual([true, true])
+  } finally {
+    await second.kill('SIGKILL')
+  }
+})
+
 test('when WebRTC cannot connect, connect() falls back to the relay and says so', async ({ relay, launch, pageUrl }) => {
   const [chromeA, chromeB] = await Promise.all([launch('chromium'), launch('chromium')])
   const [pa, pb] = [await openPage(chromeA, pageUrl), await openPage(chromeB, pageUrl)]
