@@ -63,6 +63,44 @@ const BROWSER_ONLY: Replacement[] = [
     }
   },
   {
+    // The WebRTC dialer's 'init' data channel: the answering side's muxer closes it as soon as it sees it
+    // (@libp2p/webrtc muxer.js, "closed by the initiator"), and when that happens before the dialer gets to
+    // `readyState !== 'open'` the dialer waits for an 'open' (or a 'close') that already happened, until the
+    // dial times out: about one first WebRTC link in five took ~6 s here, a stock libp2p dial included.
+    // Replaced: wait for 'open' only while the channel is connecting, and for 'close' only if it is not closed.
+    file: '/@libp2p/webrtc/dist/src/private-to-private/initiate-connection.js',
+    code: (original) => {
+      const racy = `        if (channel.readyState !== 'open') {
+            log.trace('wait for init channel to open');
+            await pEvent(channel, 'open', {
+                signal
+            });
+        }
+        log.trace('closing init channel');
+        channel.close();
+        // wait for init channel to close before proceeding, otherwise the channel
+        // id can be reused before both sides have seen the channel close
+        log.trace('waiting for init channel to close');
+        await pEvent(channel, 'close', {
+            signal
+        });`
+      if (!original.includes(racy)) throw new Error('slim: the init channel wait is not in @libp2p/webrtc initiate-connection.js; update bench/slim.ts')
+      return original.replace(racy, `        if (channel.readyState === 'connecting') {
+            log.trace('wait for init channel to open');
+            // the remote may close it first (its muxer closes an 'init' channel it sees)
+            await Promise.race([pEvent(channel, 'open', { signal }), pEvent(channel, 'close', { signal })]);
+        }
+        if (channel.readyState !== 'closed') {
+            // wait for init channel to close before proceeding, otherwise the channel
+            // id can be reused before both sides have seen the channel close
+            log.trace('closing init channel');
+            const closed = pEvent(channel, 'close', { signal });
+            channel.close();
+            await closed;
+        }`)
+    }
+  },
+  {
     // A WebRTC stream message is a length prefix and a protobuf; @libp2p/webrtc sends the two as two data-channel
     // messages, so every write is two SCTP messages and two 'message' tasks on the receiving page. One message
     // carries both here (as go-libp2p and rust-libp2p send them); receivers decode the stream of bytes either way.
