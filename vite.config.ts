@@ -33,6 +33,25 @@ const demo: BuildOptions = {
 }
 
 /**
+ * `vite build --mode esm`: dist/peerlane.browser.mjs, the same build as an ES module. A bundler that imports
+ * 'peerlane' for a browser gets this file (package.json `exports`, `browser` condition), so an app gets what
+ * the script tag gets, the fixes of bench/slim.ts included.
+ */
+const esm: BuildOptions = {
+  outDir: here('./dist'),
+  emptyOutDir: false,
+  target: 'es2022',
+  lib: {
+    entry: here('./src/index.ts'),
+    formats: ['es'],
+    fileName: () => 'peerlane.browser.mjs'
+  },
+  minify: true,
+  sourcemap: true,
+  reportCompressedSize: false
+}
+
+/**
  * `vite build --mode relay`: dist/relay/peerlane-relay.mjs, the relay server (the `peerlane-relay` bin) as one
  * minified file with its dependencies inside. Node keeps every loaded module's source text and compiled code
  * in memory: from node_modules the idle relay held 75 MB RSS, bundled it holds 57 MB (see bench/README.md).
@@ -62,7 +81,7 @@ function relayJson (): Plugin {
   }
 }
 
-// Five jobs: the library, relay and demo builds above; `vite` (via demo/start.js) serves the demo
+// Six jobs: the library (script tag and ES module), relay and demo builds above; `vite` (via demo/start.js) serves the demo
 // with the SDK imported from source as 'peerlane'; `vitest` runs the unit tests in Node.
 export default defineConfig(({ mode }) => ({
   root: here('./demo'),
@@ -85,5 +104,5 @@ export default defineConfig(({ mode }) => ({
   },
   // the relay bundles its dependencies (Vite's SSR build leaves them external by default)
   ssr: mode === 'relay' ? { noExternal: true, target: 'node' } : undefined,
-  build: mode === 'demo' ? demo : mode === 'relay' ? relay : library
+  build: mode === 'demo' ? demo : mode === 'relay' ? relay : mode === 'esm' ? esm : library
 }))

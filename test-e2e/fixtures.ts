@@ -86,7 +86,7 @@ export class RelayProcess {
 
 /** Serves the repository's dist/ and test-e2e/ over HTTP on 127.0.0.1 (IndexedDB needs a real origin) */
 async function startSite (): Promise<{ url: string, close: () => Promise<void> }> {
-  const types: Record<string, string> = { '.html': 'text/html', '.js': 'text/javascript', '.map': 'application/json' }
+  const types: Record<string, string> = { '.html': 'text/html', '.js': 'text/javascript', '.mjs': 'text/javascript', '.map': 'application/json' }
   const server = createServer((req, res) => {
     const path = normalize(decodeURIComponent(new URL(req.url ?? '/', 'http://x').pathname))
     if (!path.startsWith('/dist/') && !path.startsWith('/test-e2e/')) { res.writeHead(404).end(); return }

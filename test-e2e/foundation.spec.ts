@@ -101,3 +101,21 @@ test('after the relay process is killed, directly linked peers still share room 
   expect((await waitForMessage(pb, 'after-relay', 'A after the relay died')).from).toBe(A.id)
   expect((await waitForMessage(pa, 'after-relay', 'B after the relay died')).from).toBe(B.id)
 })
+
+test('the ES module build that bundlers get (dist/peerlane.browser.mjs) reserves and links directly to a script-tag peer', async ({ relay, launch, pageUrl }) => {
+  const [chromeA, chromeB] = await Promise.all([launch('chromium'), launch('chromium')])
+  const [pa, pb] = await Promise.all([openPage(chromeA, pageUrl), openPage(chromeB, pageUrl)])
+  const A = await startPeer(pa, [relay.address])
+  const result = await pb.evaluate(async ({ relay, target }) => {
+    // what `import { createPeer } from 'peerlane'` resolves to in a browser bundle (package.json exports, `browser`)
+    const m = await import(new URL('/dist/peerlane.browser.mjs', location.href).href)
+    const peer = await m.createPeer({ relays: [relay], identity: 'memory' })
+    try {
+      const info = await peer.connect(target, { allowRelayed: false, signal: AbortSignal.timeout(20_000) })
+      return { version: m.VERSION, sameAsScriptTag: m.VERSION === (window as any).Peerlane.VERSION, reserved: peer.relays[0].reserved, direct: info.direct, transport: info.transport }
+    } finally {
+      await peer.stop()
+    }
+  }, { relay: relay.address, target: A.id })
+  expect(result).toMatchObject({ sameAsScriptTag: true, reserved: true, direct: true, transport: 'webrtc' })
+})
