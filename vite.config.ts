@@ -38,17 +38,12 @@ const demo: BuildOptions = {
  * the script tag gets, the fixes of bench/slim.ts included.
  */
 const esm: BuildOptions = {
-  outDir: here('./dist'),
-  emptyOutDir: false,
-  target: 'es2022',
+  ...library,
   lib: {
     entry: here('./src/index.ts'),
     formats: ['es'],
     fileName: () => 'peerlane.browser.mjs'
-  },
-  minify: true,
-  sourcemap: true,
-  reportCompressedSize: false
+  }
 }
 
 /**

@@ -433,7 +433,7 @@ export class Peer extends TypedEventEmitter<PeerEvents> {
    */
   private relayOnStandby (peerId: string): boolean {
     if (this.rooms.size === 0) return false
-    if (!this.config.relayIds.has(peerId) && !this.reservedRelays().has(peerId)) return false
+    if (!this.config.relayIds.has(peerId) && !this.reserved.has(peerId)) return false
     const pubsub = this.libp2p.services.pubsub
     for (const room of this.rooms.values()) {
       const members = room.peers
