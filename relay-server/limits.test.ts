@@ -174,4 +174,17 @@ describe('relay limits', () => {
     expect(Date.now() - started).toBeLessThan(3_000)
     expect((await fetch(`http://127.0.0.1:${r.httpPort ?? 1}/health`).catch(err => err)).name).toBe('TypeError')
   })
+  it('keeps carrying the rooms of many peers from one IP (an office or a carrier-grade NAT), however many came before', async () => {
+    const r = await relay()
+    // GossipSub's default IP colocation penalty remembers every peer of the last hour: past 10 from one IP,
+    // the relay would refuse the next ones' GRAFTs and then ignore them altogether
+    for (let i = 0; i < 14; i++) await (await peer(r)).stop()
+    const [a, b] = [await peer(r), await peer(r)]
+    const [roomA, roomB] = await Promise.all([a.join('office'), b.join('office')])
+    const received = new Promise<string>(resolve => roomB.addEventListener('message', evt => { resolve(evt.detail.text ?? '') }, { once: true }))
+    await expect.poll(() => roomA.peers, { timeout: 10_000 }).toContain(b.id)
+    await roomA.send('still heard')
+    expect(await Promise.race([received, new Promise(resolve => setTimeout(() => resolve('nothing within 5 s'), 5_000))])).toBe('still heard')
+    expect(r.libp2p?.services.pubsub.getScore(b.libp2p.peerId.toString())).toBeGreaterThanOrEqual(0)
+  }, 60_000)
 })

@@ -145,6 +145,10 @@ export function createRelay (input: RelayConfig = {}, options: { log?: RelayLogg
         pubsub: gossipsub({
           globalSignaturePolicy: 'StrictSign',
           allowPublishToZeroTopicPeers: true,
+          // no IP colocation penalty: browsers share addresses (NAT, offices, carrier-grade NAT), and
+          // GossipSub's default remembers every peer of the last hour, so past 10 peers from one IP it
+          // refused the next ones' GRAFTs and then ignored them; per-IP limits (Limits) bound one IP instead
+          scoreParams: { IPColocationFactorWeight: 0 },
           // the other relays: always forwarded to, whatever the mesh, and reconnected every 30 heartbeats
           directPeers: federation,
           directConnectTicks: 30

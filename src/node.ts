@@ -94,7 +94,9 @@ export async function createNode (config: PeerConfig, privateKey: PrivateKey, gu
         runOnLimitedConnection: false,
         // authors of bad room messages lose score (GUARD_DEFAULTS); the default thresholds then apply:
         // below -10 no gossip, below -50 no publishing to them, below -80 graylisted
-        scoreParams: { appSpecificScore: peerId => guard.score(peerId), appSpecificWeight: 1 },
+        // no IP colocation penalty: room members behind one NAT (an office) share an address, and that says
+        // nothing about them
+        scoreParams: { appSpecificScore: peerId => guard.score(peerId), appSpecificWeight: 1, IPColocationFactorWeight: 0 },
         // a relay on standby (see Peer.relayOnStandby) that a room needs again is back in our mesh within
         // this long, rather than GossipSub's default minute
         pruneBackoff: 10_000
