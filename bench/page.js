@@ -85,10 +85,10 @@
       await waitFor(() => state.room.peers.includes(peerId), 20_000, 'the other room member')
     },
 
-    /** Steady state: the relay stands by (out of our GossipSub mesh for the room) once the member is linked directly */
+    /** Steady state: the relay stands by (GossipSub sends it none of the room's messages) once the member is linked directly */
     async peerlaneWaitForStandby ({ relay }) {
       const pubsub = state.node.services.pubsub
-      await waitFor(() => !pubsub.getMeshPeers(state.room.topic).includes(relay), 10_000, 'the relay to stand by')
+      await waitFor(() => !pubsub.selectPeersToPublish(state.room.topic).tosend.has(relay), 10_000, 'the relay to stand by')
     },
 
     /** Round trips of room messages (ping, echoed as pong); one-way latency is each round trip / 2, in ms */

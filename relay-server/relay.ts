@@ -16,6 +16,7 @@ import { WebSocket } from 'ws'
 import { RelayConfigError, validateRelayConfig } from './config.ts'
 import { FEDERATION_DHT_PROTOCOL, connectFederation, federationPeers, handleFindPeer } from './federation.ts'
 import { loadOrCreateKey } from './key-file.ts'
+import { fastMsgId } from '../src/gossip.ts'
 import { libp2pLogger } from '../src/logger.ts'
 import { createLogger } from './log.ts'
 import type { RelayConfig, ResolvedRelayConfig } from './config.ts'
@@ -145,6 +146,9 @@ export function createRelay (input: RelayConfig = {}, options: { log?: RelayLogg
         pubsub: gossipsub({
           globalSignaturePolicy: 'StrictSign',
           allowPublishToZeroTopicPeers: true,
+          // a message that arrives again (from another member, or another relay) is dropped before its
+          // signature is checked again
+          fastMsgIdFn: fastMsgId,
           // no IP colocation penalty: browsers share addresses (NAT, offices, carrier-grade NAT), and
           // GossipSub's default remembers every peer of the last hour, so past 10 peers from one IP it
           // refused the next ones' GRAFTs and then ignored them; per-IP limits (Limits) bound one IP instead
@@ -171,6 +175,7 @@ export function createRelay (input: RelayConfig = {}, options: { log?: RelayLogg
     await handleFindPeer(relayNode, federationIds, log)
     stops.push(await connectFederation(relayNode, federation, log))
     registerGauges(registry, relayNode, federationIds)
+    relayNode.services.pubsub.addEventListener('gossipsub:message', () => { counters.roomMessages.inc() })
     if (log.enabled('debug')) {
       relayNode.addEventListener('connection:open', evt => { log.debug('connection:open', { peer: evt.detail.remotePeer.toString(), addr: evt.detail.remoteAddr.toString() }) })
       relayNode.addEventListener('connection:close', evt => { log.debug('connection:close', { peer: evt.detail.remotePeer.toString(), addr: evt.detail.remoteAddr.toString() }) })
@@ -313,6 +318,7 @@ interface Counters {
   circuits: Counter
   connectionsRefused: Counter<'reason'>
   relayedBytes: Counter
+  roomMessages: Counter
 }
 
 function createCounters (registry: Registry): Counters {
@@ -321,7 +327,8 @@ function createCounters (registry: Registry): Counters {
     reservationsRefused: new Counter({ name: 'peerlane_relay_reservations_refused_total', help: 'Reservations refused, by reason (full, per_ip)', labelNames: ['reason'], registers: [registry] }),
     circuits: new Counter({ name: 'peerlane_relay_circuits_total', help: 'Relayed circuits opened', registers: [registry] }),
     connectionsRefused: new Counter({ name: 'peerlane_relay_connections_refused_total', help: 'Inbound connections refused by the relay\'s own limits, by reason', labelNames: ['reason'], registers: [registry] }),
-    relayedBytes: new Counter({ name: 'peerlane_relay_relayed_bytes_total', help: 'Bytes carried by relayed circuits (both directions, as received by the relay)', registers: [registry] })
+    relayedBytes: new Counter({ name: 'peerlane_relay_relayed_bytes_total', help: 'Bytes carried by relayed circuits (both directions, as received by the relay)', registers: [registry] }),
+    roomMessages: new Counter({ name: 'peerlane_relay_room_messages_total', help: 'Room messages (presence beacons included) the relay received and checked, each counted once', registers: [registry] })
   }
 }
 

@@ -12,13 +12,6 @@ export const GUARD_DEFAULTS = {
   scorePerStrike: -20
 } as const
 
-/**
- * GossipSub app-specific score of a relay on standby (see `Peer`): just below 0, so GossipSub takes it out of
- * our mesh (only peers scoring ≥ 0 stay there) and it forwards nothing to us, while it still gets our own
- * messages (publish threshold -50) and still gossips what we may have missed (gossip threshold -10).
- */
-export const STANDBY_SCORE = -1
-
 interface Record_ { strikes: number, since: number }
 
 /**
@@ -29,8 +22,6 @@ interface Record_ { strikes: number, since: number }
 export class Guard {
   private readonly records = new Map<string, Record_>()
   private readonly limiter = new RateLimiter({ points: GUARD_DEFAULTS.messagesPerSecond, duration: 1 })
-  /** set by the Peer: whether `peerId` is a relay standing by, because the rooms need it not */
-  standby: (peerId: string) => boolean = () => false
 
   /** Counts one message from `author` in `room`; false when over the rate limit */
   allow (author: string, room: string): boolean {
@@ -54,10 +45,10 @@ export class Guard {
     return (this.fresh(author, Date.now())?.strikes ?? 0) >= GUARD_DEFAULTS.muteAfter
   }
 
-  /** For GossipSub's `appSpecificScore`: 0 for well-behaved peers, negative per recent strike, -1 for a relay on standby */
+  /** For GossipSub's `appSpecificScore`: 0 for well-behaved peers, negative per recent strike */
   score (peerId: string): number {
     const strikes = this.fresh(peerId, Date.now())?.strikes ?? 0
-    return strikes * GUARD_DEFAULTS.scorePerStrike + (this.standby(peerId) ? STANDBY_SCORE : 0)
+    return strikes === 0 ? 0 : strikes * GUARD_DEFAULTS.scorePerStrike
   }
 
   private fresh (author: string, now: number): Record_ | undefined {

@@ -1,7 +1,6 @@
 import { noise } from '@chainsafe/libp2p-noise'
 import { yamux } from '@chainsafe/libp2p-yamux'
 import { circuitRelayTransport } from '@libp2p/circuit-relay-v2'
-import { gossipsub } from '@libp2p/gossipsub'
 import { identify, identifyPush } from '@libp2p/identify'
 import { FaultTolerance } from '@libp2p/interface'
 import { ping } from '@libp2p/ping'
@@ -11,6 +10,7 @@ import { webSockets } from '@libp2p/websockets'
 import { WebSockets } from '@multiformats/multiaddr-matcher'
 import { createLibp2p } from 'libp2p'
 import { relayPart, transportPart } from './address.ts'
+import { fastMsgId, gossipsubSkipping } from './gossip.ts'
 import { libp2pLogger } from './logger.ts'
 import { isVouched } from './routing.ts' // federation: relays our relays vouch for
 import { VERSION } from './version.ts'
@@ -53,8 +53,13 @@ export function relayGater (relays: Multiaddr[], vouchedBy?: object): Connection
   }
 }
 
+/** Set by the Peer once it exists: whether GossipSub should leave `peerId` out (a relay on standby) */
+export interface NodeHooks {
+  standby: (peerId: string) => boolean
+}
+
 /** Builds (but does not start) the libp2p node behind a Peer */
-export async function createNode (config: PeerConfig, privateKey: PrivateKey, guard: Guard): Promise<PeerNode> {
+export async function createNode (config: PeerConfig, privateKey: PrivateKey, guard: Guard, hooks: NodeHooks): Promise<PeerNode> {
   return await createLibp2p({
     privateKey,
     logger: libp2pLogger(),
@@ -85,7 +90,8 @@ export async function createNode (config: PeerConfig, privateKey: PrivateKey, gu
       identify: identify(),
       identifyPush: identifyPush(),
       ping: ping(),
-      pubsub: gossipsub({
+      // relays on standby (see Peer.relayOnStandby) get none of our room traffic
+      pubsub: gossipsubSkipping({
         // a room of one must still accept room.send(); the message reaches members who join later only if they were there
         allowPublishToZeroTopicPeers: true,
         globalSignaturePolicy: 'StrictSign',
@@ -97,10 +103,9 @@ export async function createNode (config: PeerConfig, privateKey: PrivateKey, gu
         // no IP colocation penalty: room members behind one NAT (an office) share an address, and that says
         // nothing about them
         scoreParams: { appSpecificScore: peerId => guard.score(peerId), appSpecificWeight: 1, IPColocationFactorWeight: 0 },
-        // a relay on standby (see Peer.relayOnStandby) that a room needs again is back in our mesh within
-        // this long, rather than GossipSub's default minute
-        pruneBackoff: 10_000
-      })
+        // a copy that arrives both ways (a member's, and the relay's) is dropped before its signature is checked again
+        fastMsgIdFn: fastMsgId
+      }, peerId => hooks.standby(peerId))
     }
   }) as PeerNode
 }

@@ -16,7 +16,7 @@ import { withFederatedPaths } from './routing.ts'
 import type { Transport } from './address.ts'
 import type { PeerConfig, PeerOptions } from './config.ts'
 import type { Identity, IdentitySource } from './identity.ts'
-import type { PeerNode } from './node.ts'
+import type { NodeHooks, PeerNode } from './node.ts'
 import type { HandleOptions, OpenStreamOptions, ProtocolOptions, RequestHandler, RequestOptions, StreamHandler } from './request.ts'
 import type { RoomOptions } from './room.ts'
 import type { PeerStream } from './stream.ts'
@@ -106,7 +106,7 @@ export class Peer extends TypedEventEmitter<PeerEvents> {
   private stopped = false
 
   /** @internal use `createPeer` */
-  constructor (node: PeerNode, config: PeerConfig, identity: Identity, guard: Guard) {
+  constructor (node: PeerNode, config: PeerConfig, identity: Identity, guard: Guard, hooks: NodeHooks) {
     super()
     this.libp2p = node
     this.config = config
@@ -120,7 +120,7 @@ export class Peer extends TypedEventEmitter<PeerEvents> {
       linkDirect: async (peerId, signal) => this.connect(peerId, { signal, allowRelayed: false })
     }, config.maxDirectPeers)
     this.keeper = new RelayKeeper(node, config.relays)
-    guard.standby = peerId => this.relayOnStandby(peerId)
+    hooks.standby = peerId => this.relayOnStandby(peerId)
   }
 
   /** this peer's PeerId, `12D3KooW…` */
@@ -426,10 +426,10 @@ export class Peer extends TypedEventEmitter<PeerEvents> {
   }
 
   /**
-   * A relay stands by (leaves our GossipSub mesh, so it forwards nothing to us) while every room we are in
-   * has members and all of them are our direct GossipSub peers: then it only duplicates what they send us,
-   * which costs us and the relay time on every message. It still gets what we send, for members we do not
-   * know of yet, and gossips what we may have missed. A member without a direct link brings it back.
+   * A relay stands by (GossipSub sends it nothing of ours, see gossip.ts) while every room we are in has
+   * members and all of them are our direct GossipSub peers: whatever we sent it would reach nobody, and cost
+   * us, the relay and every member (a second copy to check) time on every message. It stays in our mesh, so
+   * a newcomer's first beacon still reaches us through it, and that member (not linked yet) brings it back.
    */
   private relayOnStandby (peerId: string): boolean {
     if (this.rooms.size === 0) return false
@@ -526,7 +526,8 @@ export async function createPeer (options: PeerOptions): Promise<Peer> {
   let peer: Peer | undefined
   try {
     const guard = new Guard()
-    peer = new Peer(await createNode(config, identity.privateKey, guard), config, identity, guard)
+    const hooks: NodeHooks = { standby: () => false }
+    peer = new Peer(await createNode(config, identity.privateKey, guard, hooks), config, identity, guard, hooks)
     await peer.start(signal)
     return peer
   } catch (err) {
