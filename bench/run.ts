@@ -19,7 +19,7 @@ import { chromiumLaunchOptions, firefoxLaunchOptions } from '../test-e2e/browser
 import { bundleSize } from './bundle-size.ts'
 import { formatTable, summarize, targetMet } from './stats.ts'
 import type { Figure, Row } from './stats.ts'
-import type { Browser, Page } from '@playwright/test'
+import type { Browser, BrowserContext, Page } from '@playwright/test'
 import type { ChildProcess } from 'node:child_process'
 import type { AddressInfo } from 'node:net'
 import type { WebSocket } from 'ws'
@@ -184,7 +184,7 @@ interface Env {
 
 type Bundle = 'peerlane' | 'stock' | 'none'
 
-async function openPage (env: Env, browser: Browser, bundle: Bundle): Promise<Page> {
+async function openPage (env: Env, browser: Browser | BrowserContext, bundle: Bundle): Promise<Page> {
   const page = await browser.newPage()
   page.on('pageerror', err => { log(`page error: ${err.message}`) })
   await page.goto(`${env.siteUrl}?bundle=${bundle}`)
@@ -394,6 +394,23 @@ async function withLinkedPeers (env: Env, body: (pa: Page, pb: Page, a: string, 
   }
 }
 
+/** Two Peerlane peers whose pages have no WebRTC (as with a policy that turns it off): rooms go through the relay */
+async function withRelayedPeers (env: Env, body: (pa: Page, pb: Page, a: string, b: string) => Promise<void>): Promise<void> {
+  const contexts = await Promise.all([env.browsers.chromiumA, env.browsers.chromiumB].map(async browser => {
+    const context = await browser.newContext()
+    await context.addInitScript(() => { (window as any).RTCPeerConnection = class { constructor () { throw new DOMException('WebRTC is off', 'NotSupportedError') } } })
+    return context
+  }))
+  try {
+    const [pa, pb] = await Promise.all(contexts.map(async context => await openPage(env, context, 'peerlane')))
+    const [a, b] = await Promise.all([pa, pb].map(async p => call(p, 'peerlaneReady', { relay: env.relay.address })))
+    await body(pa, pb, a.id, b.id)
+    await Promise.all([pa, pb].map(async p => call(p, 'peerlaneStop', {}, 10_000).catch(() => {})))
+  } finally {
+    await Promise.all(contexts.map(async context => await context.close().catch(() => {})))
+  }
+}
+
 async function withRawPair (env: Env, body: (pa: Page, pb: Page) => Promise<void>): Promise<void> {
   const [pa, pb] = await Promise.all([openPage(env, env.browsers.chromiumA, 'none'), openPage(env, env.browsers.chromiumB, 'none')])
   const a = `a-${Math.random().toString(16).slice(2)}`
@@ -413,19 +430,20 @@ async function latencyFigure (env: Env): Promise<Figure> {
   const { messages } = env.options
   const peerlane = row('Peerlane room.send → message event', 'subject')
   const raw = row('raw RTCDataChannel send → message event')
+  const relayed = row('Peerlane through the relay (no WebRTC)', 'related')
   const rounds = Math.max(2, Math.ceil(env.options.runs / 2))
   const figure: Figure = {
     id: 'latency',
     title: `room message one-way latency, ${MESSAGE_SIZE}-byte text, Chromium ↔ Chromium over direct WebRTC (round trip / 2)`,
     unit: 'ms',
     better: 'lower',
-    rows: [peerlane, raw],
+    rows: [peerlane, raw, relayed],
     targets: [
       { kind: 'median', value: 1, text: '≤ 1 ms median' },
       { kind: 'ratio', baseline: raw.name, value: 1.5, text: '≤ 1.5× raw (medians)' }
     ],
     notes: [`${rounds} rounds (each a fresh pair of peers) of ${messages} sequential messages, after 5 warm-up messages; n counts messages`,
-      'steady state: measured once the relay stands by (out of both peers\' GossipSub mesh for the room, README › Rooms › Relays on standby)']
+      'steady state: measured once the relay stands by (neither peer sends it the room\'s messages, README › Rooms › Relays on standby)']
   }
   for (let round = 0; round < rounds; round++) {
     await withLinkedPeers(env, async (pa, pb, a, b) => {
@@ -440,6 +458,12 @@ async function latencyFigure (env: Env): Promise<Figure> {
       await call(pb, 'rawLatency', { count: 5, size: MESSAGE_SIZE }).catch(() => {})
       await sample(raw, async () => await call(pb, 'rawLatency', { count: messages, size: MESSAGE_SIZE }, 120_000))
     }).catch(err => { raw.failures++; log(`raw latency round failed: ${err.message}`) })
+    await withRelayedPeers(env, async (pa, pb, a, b) => {
+      await Promise.all([call(pa, 'peerlaneJoin', { room: 'bench', echo: false }), call(pb, 'peerlaneJoin', { room: 'bench', echo: true })])
+      await Promise.all([call(pa, 'peerlaneWaitForMember', { peerId: b }), call(pb, 'peerlaneWaitForMember', { peerId: a })])
+      await call(pa, 'peerlaneRoomLatency', { count: 5, size: MESSAGE_SIZE }).catch(() => {})
+      await sample(relayed, async () => await call(pa, 'peerlaneRoomLatency', { count: messages, size: MESSAGE_SIZE }, 120_000))
+    }).catch(err => { relayed.failures++; log(`relayed latency round failed: ${err.message}`) })
   }
   return figure
 }

@@ -32,8 +32,8 @@ export function summarize (samples: number[], better: 'lower' | 'higher' = 'lowe
 /** One measured subject of a figure: Peerlane, or one of its baselines */
 export interface Row {
   name: string
-  /** the first row of a figure is the subject; the others are its baselines */
-  role: 'subject' | 'baseline'
+  /** the first row of a figure is the subject; the others are its baselines, or related figures of Peerlane's (no ratio) */
+  role: 'subject' | 'baseline' | 'related'
   samples: number[]
   /** runs that failed (timed out, or did not reach the expected state); not in `samples` */
   failures: number
