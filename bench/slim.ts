@@ -29,6 +29,17 @@ function codeUnitSorts (file: string, count: number): Replacement {
   }
 }
 
+/** `from` → `to` in `file`, which must contain `from` (`what` names it): a dependency update that changes it fails the build */
+function replaceText (file: string, what: string, from: string, to: string): Replacement {
+  return {
+    file,
+    code: (original) => {
+      if (!original.includes(from)) throw new Error(`slim: ${what} is not in ${file}; update bench/slim.ts`)
+      return original.replace(from, to)
+    }
+  }
+}
+
 /**
  * js-libp2p's peer store sorts protocols, metadata keys, tags and addresses with `localeCompare` so that a
  * stored record is deterministic, and every peer record is stored, the node's own at start included. The
@@ -54,30 +65,16 @@ const CODE_UNIT_SORTS: Replacement[] = [
  * way): 2.75-3.15 ms median one-way against 3.42-4.65 ms without these two, p95 5.3-6.6 against 7.0-12.9 ms.
  */
 const WIRE: Replacement[] = [
-  {
-    file: '/@chainsafe/libp2p-yamux/dist/src/stream.js',
-    code: (original) => {
-      const always = `        if (this.recvWindowCapacity >= this.recvWindow && flags === 0) {
+  replaceText('/@chainsafe/libp2p-yamux/dist/src/stream.js', 'the window update check', `        if (this.recvWindowCapacity >= this.recvWindow && flags === 0) {
             // a window update isn't needed
             return;
-        }`
-      if (!original.includes(always)) throw new Error('slim: the window update check is not in @chainsafe/libp2p-yamux stream.js; update bench/slim.ts')
-      return original.replace(always, `        if (this.recvWindowCapacity * 2 > this.recvWindow && flags === 0) {
+        }`, `        if (this.recvWindowCapacity * 2 > this.recvWindow && flags === 0) {
             // a window update isn't needed until half the window is used (as go-yamux and rust-yamux do)
             return;
-        }`)
-    }
-  },
-  {
-    file: '/@libp2p/websockets/dist/src/websocket-to-conn.js',
-    code: (original) => {
-      const perBuffer = `        for (const buf of data) {
+        }`),
+  replaceText('/@libp2p/websockets/dist/src/websocket-to-conn.js', 'the per-buffer websocket.send loop', `        for (const buf of data) {
             this.websocket.send(withArrayBuffer(buf));
-        }`
-      if (!original.includes(perBuffer)) throw new Error('slim: the per-buffer websocket.send loop is not in @libp2p/websockets websocket-to-conn.js; update bench/slim.ts')
-      return original.replace(perBuffer, '        this.websocket.send(withArrayBuffer(data.subarray()));')
-    }
-  }
+        }`, '        this.websocket.send(withArrayBuffer(data.subarray()));')
 ]
 
 const BROWSER_ONLY: Replacement[] = [
@@ -100,15 +97,12 @@ const BROWSER_ONLY: Replacement[] = [
       return code
     }
   },
-  {
-    // The WebRTC dialer's 'init' data channel: the answering side's muxer closes it as soon as it sees it
-    // (@libp2p/webrtc muxer.js, "closed by the initiator"), and when that happens before the dialer gets to
-    // `readyState !== 'open'` the dialer waits for an 'open' (or a 'close') that already happened, until the
-    // dial times out: about one first WebRTC link in five took ~6 s here, a stock libp2p dial included.
-    // Replaced: wait for 'open' only while the channel is connecting, and for 'close' only if it is not closed.
-    file: '/@libp2p/webrtc/dist/src/private-to-private/initiate-connection.js',
-    code: (original) => {
-      const racy = `        if (channel.readyState !== 'open') {
+  // The WebRTC dialer's 'init' data channel: the answering side's muxer closes it as soon as it sees it
+  // (@libp2p/webrtc muxer.js, "closed by the initiator"), and when that happens before the dialer gets to
+  // `readyState !== 'open'` the dialer waits for an 'open' (or a 'close') that already happened, until the
+  // dial times out: about one first WebRTC link in five took ~6 s here, a stock libp2p dial included.
+  // Replaced: wait for 'open' only while the channel is connecting, and for 'close' only if it is not closed.
+  replaceText('/@libp2p/webrtc/dist/src/private-to-private/initiate-connection.js', 'the init channel wait', `        if (channel.readyState !== 'open') {
             log.trace('wait for init channel to open');
             await pEvent(channel, 'open', {
                 signal
@@ -121,9 +115,7 @@ const BROWSER_ONLY: Replacement[] = [
         log.trace('waiting for init channel to close');
         await pEvent(channel, 'close', {
             signal
-        });`
-      if (!original.includes(racy)) throw new Error('slim: the init channel wait is not in @libp2p/webrtc initiate-connection.js; update bench/slim.ts')
-      return original.replace(racy, `        if (channel.readyState === 'connecting') {
+        });`, `        if (channel.readyState === 'connecting') {
             log.trace('wait for init channel to open');
             // the remote may close it first (its muxer closes an 'init' channel it sees)
             await Promise.race([pEvent(channel, 'open', { signal }), pEvent(channel, 'close', { signal })]);
@@ -135,22 +127,13 @@ const BROWSER_ONLY: Replacement[] = [
             const closed = pEvent(channel, 'close', { signal });
             channel.close();
             await closed;
-        }`)
-    }
-  },
-  {
-    // A WebRTC stream message is a length prefix and a protobuf; @libp2p/webrtc sends the two as two data-channel
-    // messages, so every write is two SCTP messages and two 'message' tasks on the receiving page. One message
-    // carries both here (as go-libp2p and rust-libp2p send them); receivers decode the stream of bytes either way.
-    file: '/@libp2p/webrtc/dist/src/stream.js',
-    code: (original) => {
-      const twoSends = `for (const buf of data) {
+        }`),
+  // A WebRTC stream message is a length prefix and a protobuf; @libp2p/webrtc sends the two as two data-channel
+  // messages, so every write is two SCTP messages and two 'message' tasks on the receiving page. One message
+  // carries both here (as go-libp2p and rust-libp2p send them); receivers decode the stream of bytes either way.
+  replaceText('/@libp2p/webrtc/dist/src/stream.js', 'the per-buffer channel.send loop', `for (const buf of data) {
                 this.channel.send(withArrayBuffer(buf));
-            }`
-      if (!original.includes(twoSends)) throw new Error('slim: the per-buffer channel.send loop is not in @libp2p/webrtc stream.js; update bench/slim.ts')
-      return original.replace(twoSends, 'this.channel.send(withArrayBuffer(data.subarray()));')
-    }
-  },
+            }`, 'this.channel.send(withArrayBuffer(data.subarray()));'),
   {
     // Ed25519 sign/verify through WebCrypto import the key again for every signature (importKey, then
     // sign: two trips to the browser's crypto thread): every room message is signed once and verified by
