@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 // `npm start`: a local relay plus the demo page (Vite dev server), wired together. Ctrl-C stops both.
 import { createServer } from 'vite'
-import { createRelay } from '../dist/relay-server/relay.js'
+import { createRelay } from 'peerlane-relay'
 
 const relay = createRelay({
   port: Number(process.env.PEERLANE_RELAY_PORT ?? 9090),

@@ -1,4 +1,4 @@
-import '../src/polyfills.ts'
+import 'peerlane/shared'
 import { readFile, rename, writeFile } from 'node:fs/promises'
 import { createServer } from 'node:http'
 import { isIP, isIPv6 } from 'node:net'
@@ -16,8 +16,7 @@ import { WebSocket } from 'ws'
 import { RelayConfigError, validateRelayConfig } from './config.ts'
 import { FEDERATION_DHT_PROTOCOL, connectFederation, federationPeers, handleFindPeer } from './federation.ts'
 import { loadOrCreateKey } from './key-file.ts'
-import { fastMsgId } from '../src/gossip.ts'
-import { libp2pLogger } from '../src/logger.ts'
+import { fastMsgId, libp2pLogger, ROOM_TOPIC_PREFIX } from 'peerlane/shared'
 import { createLogger } from './log.ts'
 import type { RelayConfig, ResolvedRelayConfig } from './config.ts'
 import type { RelayLogger } from './log.ts'
@@ -35,8 +34,6 @@ export { RelayKeyError } from './key-file.ts'
 export { createLogger } from './log.ts'
 export type { RelayLogger } from './log.ts'
 
-/** Room topics start with this; the relay joins them so rooms work before browsers link up directly */
-const ROOM_TOPIC_PREFIX = 'peerlane/'
 /** A relay carries at most this many room topics (each costs a little memory per member) */
 const MAX_TOPICS = 4096
 const HOP = '/libp2p/circuit/relay/0.2.0/hop'

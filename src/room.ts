@@ -8,9 +8,12 @@ import type { PeerNode } from './node.ts'
 import type { Message } from '@libp2p/gossipsub'
 import type { PeerId } from '@libp2p/interface'
 
+/** Every Peerlane GossipSub topic starts with this; relays carry the topics their peers join */
+export const ROOM_TOPIC_PREFIX = 'peerlane/'
+
 /** The GossipSub topic of room `name`; a stock libp2p peer subscribes to this to join */
 export function roomTopic (name: string): string {
-  return `peerlane/1/room/${name}`
+  return `${ROOM_TOPIC_PREFIX}1/room/${name}`
 }
 
 /** A message received in a room */

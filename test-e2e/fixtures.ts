@@ -14,7 +14,7 @@ import type { ChildProcess } from 'node:child_process'
 import type { AddressInfo } from 'node:net'
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url))
-const CLI = join(ROOT, 'dist/relay/peerlane-relay.mjs')
+const CLI = join(ROOT, 'relay-server/bin/peerlane-relay.js')
 
 /** A relay started from its CLI, exactly as an operator runs it */
 export class RelayProcess {

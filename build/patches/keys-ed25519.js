@@ -1,4 +1,4 @@
-// The browser build's '@libp2p/crypto/keys' (bench/slim.ts loads this in place of its dist/src/keys/index.js,
+// The browser build's '@libp2p/crypto/keys' (build/patches/crypto-ed25519-only.ts loads this in place of its dist/src/keys/index.js,
 // so the imports below are relative to that file): Ed25519 only. Peerlane peers and relays use Ed25519 keys, and
 // the stock module pulls in RSA (with its DER/ASN.1 code), secp256k1 and ECDSA (the Weierstrass curve code)
 // for every caller. Other key types are refused with libp2p's own UnsupportedKeyTypeError, as a node without

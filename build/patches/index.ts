@@ -1,0 +1,23 @@
+// Every dependency patch, one file each; build/patch.ts says how they are applied and checked.
+import { cryptoEd25519Only } from './crypto-ed25519-only.ts'
+import { gossipsubMetrics } from './gossipsub-metrics.ts'
+import { noiseX25519Ladder } from './noise-x25519-ladder.ts'
+import { peerStoreSorts } from './peer-store-sorts.ts'
+import { webcryptoEd25519Keys } from './webcrypto-ed25519-keys.ts'
+import { webrtcInitChannel } from './webrtc-init-channel.ts'
+import { webrtcStreamSend } from './webrtc-stream-send.ts'
+import { websocketsSend } from './websockets-send.ts'
+import { yamuxWindowUpdate } from './yamux-window-update.ts'
+import type { Patch } from '../patch.ts'
+
+export const PATCHES: Patch[] = [
+  peerStoreSorts,
+  yamuxWindowUpdate,
+  websocketsSend,
+  webrtcInitChannel,
+  webrtcStreamSend,
+  cryptoEd25519Only,
+  noiseX25519Ladder,
+  webcryptoEd25519Keys,
+  gossipsubMetrics
+]
