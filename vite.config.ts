@@ -109,8 +109,9 @@ export default defineConfig(({ mode }) => {
       alias: [
         { find: /^peerlane$/, replacement: here('./src/index.ts') },
         { find: /^peerlane\/shared$/, replacement: here('./src/shared.ts') },
-        // in browsers no Node polyfill (ws) is wanted; this mirrors package.json's `browser` map
-        ...(inBrowser ? [{ find: /^\.\/polyfills\.ts$/, replacement: here('./src/polyfills.browser.ts') }] : [])
+        // browser variants of src/ modules (`x.browser.ts` beside `x.ts`), as a package.json `browser` map would
+        // swap them: no Node polyfill (ws), and the page lifecycle
+        ...(inBrowser ? [{ find: /^\.\/(polyfills|lifecycle)\.ts$/, replacement: here('./src/$1.browser.ts') }] : [])
       ],
       // one copy of each: @chainsafe/libp2p-noise and -yamux still depend on the previous majors of these, whose
       // APIs are the same at runtime (only their TypeScript generics changed); two copies cost ~25 KB minified

@@ -1,14 +1,7 @@
 import { isWebSocketAddress, lastPeerId, parseMultiaddr } from './address.ts'
 import { InvalidAddressError, InvalidConfigError } from './errors.ts'
-import type { Protection } from './identity.ts'
-import type { PrivateKey } from '@libp2p/interface'
+import type { IdentityInUsePolicy, IdentityOption, Protection } from './identity.ts'
 import type { Multiaddr } from '@multiformats/multiaddr'
-
-/** Where the peer's key lives: IndexedDB (persistent), memory (new each time), or a key you bring */
-export type IdentityOption = 'indexeddb' | 'memory' | PrivateKey
-
-/** What a tab gets when another tab of the same origin already runs with the stored identity */
-export type IdentityInUsePolicy = 'ephemeral' | 'wait' | 'error'
 
 /** Options for `createPeer` */
 export interface PeerOptions {

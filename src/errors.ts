@@ -3,7 +3,7 @@
  * (it survives structured cloning and bundling) rather than `instanceof`.
  */
 
-/** An option passed to `createPeer` (or another call) is missing or has the wrong shape */
+/** An option or argument passed to `createPeer` (or another call: a room name, a protocol id) is missing or has the wrong shape */
 export class InvalidConfigError extends Error {
   static name = 'InvalidConfigError'
   /** The option that was wrong, e.g. `relays[1]` */
@@ -138,5 +138,17 @@ export class IdentityExistsError extends Error {
   constructor (message: string, options?: ErrorOptions) {
     super(message, options)
     this.name = 'IdentityExistsError'
+  }
+}
+
+/** A dependency no longer has the shape Peerlane relies on (after an update); `dependency` names it */
+export class IncompatibleDependencyError extends Error {
+  static name = 'IncompatibleDependencyError'
+  /** the npm package that changed */
+  readonly dependency: string
+  constructor (dependency: string, message: string) {
+    super(`${dependency}: ${message}`)
+    this.name = 'IncompatibleDependencyError'
+    this.dependency = dependency
   }
 }

@@ -2,12 +2,17 @@ import { generateKeyPair, privateKeyFromProtobuf, privateKeyToProtobuf } from '@
 import { peerIdFromPrivateKey } from '@libp2p/peer-id'
 import { createStore, get, set } from 'idb-keyval'
 import { fromString, toString } from 'uint8arrays'
-import { IdentityCorruptError, IdentityExistsError, IdentityInUseError, IdentityLockedError, IdentityUnavailableError } from './errors.ts'
+import { IdentityCorruptError, InvalidConfigError, IdentityExistsError, IdentityInUseError, IdentityLockedError, IdentityUnavailableError } from './errors.ts'
 import { newDeviceKey, seal, unseal } from './protection.ts'
-import type { IdentityInUsePolicy, IdentityOption } from './config.ts'
 import type { SealedKey } from './protection.ts'
 import type { PrivateKey } from '@libp2p/interface'
 import type { UseStore } from 'idb-keyval'
+
+/** Where the peer's key lives: IndexedDB (persistent), memory (new each time), or a key you bring */
+export type IdentityOption = 'indexeddb' | 'memory' | PrivateKey
+
+/** What a tab gets when another tab of the same origin already runs with the stored identity */
+export type IdentityInUsePolicy = 'ephemeral' | 'wait' | 'error'
 
 /** Where the running identity came from */
 export type IdentitySource =
@@ -50,7 +55,7 @@ const deviceKeyName = (name: string): string => `${name}#device-key`
 /** Encodes a key for storage, sealed when `by` is given */
 export async function encodeIdentity (key: PrivateKey, by?: { passphrase: string } | { deviceKey: CryptoKey }, now = Date.now()): Promise<StoredIdentity> {
   if (key.type !== 'Ed25519') {
-    throw new TypeError(`Peerlane stores Ed25519 keys, got ${key.type}`)
+    throw new InvalidConfigError('identity', `Peerlane stores Ed25519 keys, got ${key.type}`)
   }
   const bytes = privateKeyToProtobuf(key)
   return by == null

@@ -1,6 +1,7 @@
 // libp2p's debug logging, only when it is asked for. libp2p builds a logger (three `debug` instances) for
 // every component, connection and stream even when every namespace is disabled; with logging off (the
 // usual case) a logger that does nothing costs nothing to make.
+import { logger } from '@libp2p/logger'
 import type { ComponentLogger, Logger } from '@libp2p/interface'
 
 const silent: Logger = Object.assign(() => {}, {
@@ -29,4 +30,13 @@ function debugSetting (): string {
  */
 export function libp2pLogger (): ComponentLogger | undefined {
   return debugSetting().trim() === '' ? silentLogger : undefined
+}
+
+/**
+ * A logger for one of Peerlane's own components, `peerlane:<component>`: enabled the libp2p way
+ * (`DEBUG=peerlane:*` in Node, `localStorage.debug = 'peerlane:*'` in a page), silent and free otherwise.
+ * Read once, when the module loads, as libp2p's `debug` does.
+ */
+export function peerLogger (component: string): Logger {
+  return debugSetting().trim() === '' ? silent : logger(`peerlane:${component}`)
 }

@@ -11,8 +11,8 @@ import { WebSockets } from '@multiformats/multiaddr-matcher'
 import { createLibp2p } from 'libp2p'
 import { relayPart, transportPart } from './address.ts'
 import { fastMsgId, gossipsubSkipping } from './gossip.ts'
+import type { StandbyPolicy } from './gossip.ts'
 import { libp2pLogger } from './logger.ts'
-import { isVouched } from './routing.ts' // federation: relays our relays vouch for
 import { VERSION } from './version.ts'
 import type { PeerConfig } from './config.ts'
 import type { Guard } from './guard.ts'
@@ -40,11 +40,16 @@ export type PeerNode = Libp2p<PeerServices>
 
 /**
  * libp2p's browser gater refuses ws:// and private addresses, which a local or LAN relay uses.
- * Allow exactly the configured relays (and circuits through them), and keep refusing the rest.
+ * Allow exactly the configured relays (and circuits through them), and the federation relays one of them
+ * vouched for (`vouched`, transport parts such as `/ip4/…/tcp/…/ws`, filled in by src/routing.ts), and keep
+ * refusing the rest.
  */
-export function relayGater (relays: Multiaddr[], vouchedBy?: object): ConnectionGater {
+export function relayGater (relays: Multiaddr[], vouched: ReadonlySet<string> = new Set()): ConnectionGater {
   const allowed = new Set(relays.map(transportPart))
-  const isAllowed = (ma: Multiaddr): boolean => allowed.has(transportPart(relayPart(ma) ?? ma)) || (vouchedBy != null && isVouched(vouchedBy, ma))
+  const isAllowed = (ma: Multiaddr): boolean => {
+    const transport = transportPart(relayPart(ma) ?? ma)
+    return allowed.has(transport) || vouched.has(transport)
+  }
   return {
     denyDialMultiaddr: (ma) => {
       if (isAllowed(ma)) return false
@@ -53,13 +58,18 @@ export function relayGater (relays: Multiaddr[], vouchedBy?: object): Connection
   }
 }
 
-/** Set by the Peer once it exists: whether GossipSub should leave `peerId` out (a relay on standby) */
-export interface NodeHooks {
-  standby: (peerId: string) => boolean
+/** What the node is built with besides its config and key */
+export interface NodeParts {
+  /** scores authors of bad room messages (GossipSub's app-specific score) */
+  guard: Guard
+  /** whether GossipSub should leave `peerId` out of what it sends now (a relay on standby, gossip.ts) */
+  standby: StandbyPolicy
+  /** federation relays our relays vouched for, which the gater lets us dial */
+  vouched: ReadonlySet<string>
 }
 
 /** Builds (but does not start) the libp2p node behind a Peer */
-export async function createNode (config: PeerConfig, privateKey: PrivateKey, guard: Guard, hooks: NodeHooks): Promise<PeerNode> {
+export async function createNode (config: PeerConfig, privateKey: PrivateKey, { guard, standby, vouched }: NodeParts): Promise<PeerNode> {
   return await createLibp2p({
     privateKey,
     logger: libp2pLogger(),
@@ -77,7 +87,7 @@ export async function createNode (config: PeerConfig, privateKey: PrivateKey, gu
     ],
     connectionEncrypters: [noise()],
     streamMuxers: [yamux()],
-    connectionGater: relayGater(config.relays, config),
+    connectionGater: relayGater(config.relays, vouched),
     transportManager: {
       // relay reservations come and go; never fail start() because one is not there yet
       faultTolerance: FaultTolerance.NO_FATAL
@@ -90,7 +100,7 @@ export async function createNode (config: PeerConfig, privateKey: PrivateKey, gu
       identify: identify(),
       identifyPush: identifyPush(),
       ping: ping(),
-      // relays on standby (see Peer.relayOnStandby) get none of our room traffic
+      // relays on standby (gossip.ts relayStandby) get none of our room traffic
       pubsub: gossipsubSkipping({
         // a room of one must still accept room.send(); the message reaches members who join later only if they were there
         allowPublishToZeroTopicPeers: true,
@@ -105,7 +115,7 @@ export async function createNode (config: PeerConfig, privateKey: PrivateKey, gu
         scoreParams: { appSpecificScore: peerId => guard.score(peerId), appSpecificWeight: 1, IPColocationFactorWeight: 0 },
         // a copy that arrives both ways (a member's, and the relay's) is dropped before its signature is checked again
         fastMsgIdFn: fastMsgId
-      }, peerId => hooks.standby(peerId))
+      }, standby)
     }
   }) as PeerNode
 }

@@ -1,4 +1,4 @@
-import { InvalidMessageError } from './errors.ts'
+import { InvalidConfigError } from './errors.ts'
 
 const VERSION = /^\d+(\.\d+){0,2}$/
 
@@ -8,14 +8,14 @@ const VERSION = /^\d+(\.\d+){0,2}$/
  */
 export function protocolIds (base: string, versions?: string[]): string[] {
   if (typeof base !== 'string' || !base.startsWith('/')) {
-    throw new InvalidMessageError(`protocol ${JSON.stringify(base)} must be a string starting with "/", e.g. "/myapp/echo/1.0.0"`)
+    throw new InvalidConfigError('protocol', `${JSON.stringify(base)} must be a string starting with "/", e.g. "/myapp/echo/1.0.0"`)
   }
   if (versions == null) return [base]
   if (!Array.isArray(versions) || versions.length === 0) {
-    throw new InvalidMessageError(`versions of ${base} must be a non-empty array such as ['2.0.0', '1.1.0']`)
+    throw new InvalidConfigError('versions', `${base} must be a non-empty array such as ['2.0.0', '1.1.0']`)
   }
   for (const v of versions) {
-    if (typeof v !== 'string' || !VERSION.test(v)) throw new InvalidMessageError(`version ${JSON.stringify(v)} of ${base} must look like "1", "1.2" or "1.2.3"`)
+    if (typeof v !== 'string' || !VERSION.test(v)) throw new InvalidConfigError('versions', `version ${JSON.stringify(v)} of ${base} must look like "1", "1.2" or "1.2.3"`)
   }
   return [...new Set(versions)].sort(compareVersionsDescending).map(v => `${base.replace(/\/$/, '')}/${v}`)
 }

@@ -8,8 +8,8 @@
 // endpoint and CORS per relay), hence this small one.
 //
 // The answer holds circuit addresses through federation relays; those relays' addresses are then
-// allowed by our connection gater ("vouched for" by a relay we were configured with), like the
-// configured relays themselves.
+// allowed by our connection gater ("vouched for" by a relay we were configured with, src/node.ts), like
+// the configured relays themselves.
 import { peerIdFromString } from '@libp2p/peer-id'
 import { pbStream } from '@libp2p/utils'
 import { multiaddr } from '@multiformats/multiaddr'
@@ -22,26 +22,6 @@ export const FIND_PEER_PROTOCOL = '/peerlane/find-peer/1.0.0'
 
 /** How long one relay may take to answer a lookup (it may have to ask the federation) */
 export const FIND_PEER_TIMEOUT = 8_000
-
-const vouched = new WeakMap<object, Set<string>>()
-
-/**
- * Transport parts (`/ip4/…/tcp/…/ws`) of federation relays that one of our configured relays told us
- * about, per peer config; the connection gater allows dialling them.
- */
-export function vouchedRelays (config: object): Set<string> {
-  let set = vouched.get(config)
-  if (set == null) {
-    set = new Set()
-    vouched.set(config, set)
-  }
-  return set
-}
-
-/** Whether `ma` (a relay address or a circuit through one) goes through a relay vouched for under `config` */
-export function isVouched (config: object, ma: Multiaddr): boolean {
-  return vouched.get(config)?.has(transportPart(relayPart(ma) ?? ma)) === true
-}
 
 /**
  * Asks our connected relays, one after the other, where `target` holds a reservation; resolves to the
@@ -80,11 +60,11 @@ export async function findPeerAddresses (node: Libp2p, config: { relayIds: Set<s
 /**
  * The dial paths for a bare PeerId: those through our own relays (`paths`, WebRTC ones first) merged with
  * those a relay of the federation returns for it, which come first in each group since they are known to
- * hold a reservation. Vouches for the relays in the answer.
+ * hold a reservation. Adds the relays in the answer to `vouched` (the gater's allow-list).
  */
-export async function withFederatedPaths (node: Libp2p, config: { relayIds: Set<string> }, target: string, paths: string[], options: { signal?: AbortSignal, allowRelayed?: boolean } = {}): Promise<string[]> {
+export async function withFederatedPaths (node: Libp2p, config: { relayIds: Set<string> }, vouched: Set<string>, target: string, paths: string[], options: { signal?: AbortSignal, allowRelayed?: boolean } = {}): Promise<string[]> {
   const found = await findPeerAddresses(node, config, target, options)
-  for (const ma of found) vouchedRelays(config).add(transportPart(relayPart(ma) as Multiaddr))
+  for (const ma of found) vouched.add(transportPart(relayPart(ma) as Multiaddr))
   const isWebRTC = (path: string): boolean => path.includes('/p2p-circuit/webrtc/')
   const foundPaths = found.map(ma => ma.toString())
   const webrtc = [...foundPaths.filter(isWebRTC), ...paths.filter(isWebRTC)]

@@ -204,10 +204,10 @@ test('versioned protocols, peer info, request limits, and a 5 MiB stream with it
 
   // A is an old client (1.x only), B a new one (2.x, and 1.1 for old callers)
   await pa.evaluate(async () => {
-    await (window as any).peer.handle('/test/chat', { versions: ['1.0.0', '1.1.0'] }, (_: Uint8Array, { version }: any) => `A speaks ${version}`)
+    await (window as any).peer.handle('/test/chat', (_: Uint8Array, { version }: any) => `A speaks ${version}`, { versions: ['1.0.0', '1.1.0'] })
   })
   await pb.evaluate(async () => {
-    await (window as any).peer.handle('/test/chat', { versions: ['2.0.0', '1.1.0'] }, (_: Uint8Array, { version }: any) => `B speaks ${version}`)
+    await (window as any).peer.handle('/test/chat', (_: Uint8Array, { version }: any) => `B speaks ${version}`, { versions: ['2.0.0', '1.1.0'] })
   })
   const ask = async (page: Page, peerId: string, versions: string[]): Promise<string> => await page.evaluate(async ({ peerId, versions }) =>
     new TextDecoder().decode(await (window as any).peer.request(peerId, '/test/chat', 'hi', { versions })), { peerId, versions })

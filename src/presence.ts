@@ -1,0 +1,99 @@
+// Who is in a room: members announce themselves with a beacon every HEARTBEAT_MS; a member not heard from
+// for MEMBER_TIMEOUT_MS, or whose last connection to us closed (DISCONNECT_GRACE_MS), has left.
+import type { PeerNode } from './node.ts'
+import type { PeerId } from '@libp2p/interface'
+
+/** Presence timing: members announce themselves this often… */
+export const HEARTBEAT_MS = 2_000
+/** …and are dropped when not heard from for this long */
+export const MEMBER_TIMEOUT_MS = 6_000
+/** a member whose last connection to us closed is dropped this soon, unless heard from meanwhile */
+export const DISCONNECT_GRACE_MS = 3_500
+
+/** What presence tells its room */
+export interface PresenceEvents {
+  /** a member was heard from for the first time (or again after it had left) */
+  join: (peerId: string) => void
+  /** a member left: goodbye, timeout or lost connection */
+  leave: (peerId: string) => void
+  /** a beacon is due: ours every heartbeat, and an early one when a newcomer arrives */
+  announce: () => void
+}
+
+/** The members of one room and when each was last heard from */
+export class Presence {
+  private readonly members = new Map<string, number>()
+  private readonly node: PeerNode
+  private readonly events: PresenceEvents
+  private heartbeat?: ReturnType<typeof setInterval>
+  private answer?: ReturnType<typeof setTimeout>
+  private stopped = false
+
+  constructor (node: PeerNode, events: PresenceEvents) {
+    this.node = node
+    this.events = events
+  }
+
+  /** PeerIds of the members, each heard from within MEMBER_TIMEOUT_MS */
+  get peers (): string[] {
+    return [...this.members.keys()]
+  }
+
+  has (peerId: string): boolean {
+    return this.members.has(peerId)
+  }
+
+  /** Starts the heartbeat (sweep, then our beacon) and announces us at once */
+  start (): void {
+    this.node.addEventListener('peer:disconnect', this.onDisconnect)
+    this.heartbeat = setInterval(() => { this.sweep(); this.events.announce() }, HEARTBEAT_MS)
+    this.events.announce()
+  }
+
+  stop (): void {
+    this.stopped = true
+    clearInterval(this.heartbeat)
+    clearTimeout(this.answer)
+    this.node.removeEventListener('peer:disconnect', this.onDisconnect)
+    this.members.clear()
+  }
+
+  /** `peerId` was heard from (a beacon or a message) */
+  seen (peerId: string): void {
+    const known = this.members.has(peerId)
+    this.members.set(peerId, Date.now())
+    if (known) return
+    this.events.join(peerId)
+    // a newcomer should not wait a whole heartbeat to learn we are here; jitter spreads the answers of a busy room
+    this.answer ??= setTimeout(() => {
+      this.answer = undefined
+      if (!this.stopped) this.events.announce()
+    }, 50 + Math.random() * 250)
+  }
+
+  /** `peerId` said goodbye */
+  left (peerId: string): void {
+    if (this.members.delete(peerId)) this.events.leave(peerId)
+  }
+
+  private sweep (): void {
+    const cutoff = Date.now() - MEMBER_TIMEOUT_MS
+    for (const [peerId, lastSeen] of this.members) {
+      if (lastSeen < cutoff) this.left(peerId)
+    }
+  }
+
+  /**
+   * A tab that closes cannot reliably send its goodbye, but its direct links close with it: a member we
+   * lose every connection to is dropped after a short grace, unless a beacon (via the relay) says it is still here.
+   */
+  private readonly onDisconnect = (evt: CustomEvent<PeerId>): void => {
+    const peerId = evt.detail.toString()
+    if (!this.members.has(peerId)) return
+    const at = Date.now()
+    setTimeout(() => {
+      const lastSeen = this.members.get(peerId)
+      if (lastSeen != null && lastSeen <= at && !this.stopped) this.left(peerId)
+    }, DISCONNECT_GRACE_MS)
+  }
+}
