@@ -1,8 +1,7 @@
 #!/usr/bin/env node
 // peerlane-relay: flags, PEERLANE_RELAY_* env vars and an optional JSON file → createRelay(); see USAGE or
-// README › Relay server. Logs are JSON lines on stdout; a bad config is a plain message on stderr (exit 2).
-import { createLogger } from './log.ts'
-import { createRelay, parseRelayArgs, USAGE } from './relay.ts'
+// README.md. Logs are JSON lines on stdout; a bad config is a plain message on stderr (exit 2).
+import { createLogger, createRelay, parseRelayArgs, USAGE } from './index.ts'
 
 async function main (): Promise<void> {
   let config

@@ -13,6 +13,7 @@ import { multiaddr } from '@multiformats/multiaddr'
 import { WebSockets, WebSocketsSecure } from '@multiformats/multiaddr-matcher'
 import * as Digest from 'multiformats/hashes/digest'
 import { FIND_PEER_PROTOCOL, FindPeerRequest, FindPeerResponse, lastPeerId, relayPart } from 'peerlane/shared'
+import { STREAM_LIMITS } from './limits.ts'
 import type { RelayLogger } from './log.ts'
 import type { CircuitRelayService } from '@libp2p/circuit-relay-v2'
 import type { Libp2p, PeerId } from '@libp2p/interface'
@@ -28,6 +29,7 @@ const LOOKUP_TIMEOUT = 6_000
 
 type FederationNode = Libp2p<{ relay: CircuitRelayService }>
 
+/** Another relay of the federation: its PeerId and the `--peer` addresses given for it */
 export interface FederationPeer { id: PeerId, addrs: Multiaddr[] }
 
 /** `--peer` multiaddrs grouped by relay PeerId */
@@ -41,6 +43,21 @@ export function federationPeers (peers: string[]): FederationPeer[] {
     byId.set(id, entry)
   }
   return [...byId.values()]
+}
+
+/**
+ * The Kademlia DHT of a federation (libp2p's `dht` service), loaded only for one: a lone relay answers
+ * lookups from its own reservations
+ */
+export async function federationDHT (): Promise<any> {
+  const { kadDHT, passthroughMapper } = await import('@libp2p/kad-dht')
+  return kadDHT({
+    protocol: FEDERATION_DHT_PROTOCOL,
+    clientMode: false,
+    peerInfoMapper: passthroughMapper,
+    maxInboundStreams: STREAM_LIMITS.dht,
+    initialQuerySelfInterval: 5_000
+  })
 }
 
 /** Keeps the federation connected; returns a stop function */
@@ -106,7 +123,7 @@ export async function handleFindPeer (node: FederationNode, federation: Set<stri
     } catch (err: any) {
       stream.abort(err)
     }
-  }, { maxInboundStreams: 4 })
+  }, { maxInboundStreams: STREAM_LIMITS.findPeer })
 }
 
 /** Where `target` is reserved: on this relay, or (through the federation's DHT) on another relay of it */

@@ -2,7 +2,7 @@ import { mkdtempSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { describe, expect, it } from 'vitest'
-import { CONNECTION_HEADROOM, DEFAULTS, parseRelayArgs } from './config.ts'
+import { CONNECTION_HEADROOM, DEFAULTS, parseRelayArgs } from '../config.ts'
 
 const RELAY = '/ip4/10.0.0.2/tcp/9090/ws/p2p/12D3KooWD3eckifWpRn9wQpMG9R9hX3sD158z7EqHWmweQAJU5SA'
 const dir = mkdtempSync(join(tmpdir(), 'peerlane-config-'))

@@ -1,4 +1,4 @@
-// Hostile input for a running relay: raw attacks and a seeded fuzzer, shared by relay-server/hostile.test.ts
+// Hostile input for a running relay: raw attacks and a seeded fuzzer, shared by test/hostile.test.ts
 // (bounded, in CI) and `npm run fuzz:relay` (as many inputs as asked for). Targets 127.0.0.1 only.
 import { NodeWebSocket } from 'peerlane/shared'
 import { connect } from 'node:net'

@@ -1,19 +1,17 @@
 // Hostile input thrown at a running relay process: it must stay up, keep answering /health, keep serving
 // honest clients during the attack, and keep its memory bounded. Bounded counts here; more on demand with
 // `npm run fuzz:relay -- --inputs 100000`.
-import { spawn } from 'node:child_process'
 import { mkdtemp, readFile, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { fileURLToPath } from 'node:url'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import {
   fuzzRelay, honestClientWorks, openHalfUpgrades, prng, randomBytes, sendBadYamux, sendOnHop,
   sendOversizedFrame, sendOverWebSocket, sendRawTcp, reservingClient, asAttacker
 } from './hostile.ts'
+import { listening, runRelay } from './relay-process.ts'
 import type { ChildProcess } from 'node:child_process'
 
-const CLI = fileURLToPath(new URL('../dist/relay/peerlane-relay.mjs', import.meta.url))
 const FUZZ_INPUTS = Number(process.env.PEERLANE_FUZZ_INPUTS ?? 300)
 
 describe('a relay under attack', () => {
@@ -39,17 +37,12 @@ describe('a relay under attack', () => {
   beforeAll(async () => {
     dir = await mkdtemp(join(tmpdir(), 'peerlane-hostile-'))
     const addrFile = join(dir, 'addrs.json')
-    child = spawn(process.execPath, [CLI, '--port', '0', '--http-port', '0', '--key-file', join(dir, 'k'), '--addr-file', addrFile], { stdio: ['ignore', 'pipe', 'pipe'] })
-    let output = ''
-    child.on('exit', code => { if (code !== 0) console.error(`relay exited with ${code}:\n${output}`) })
-    child.stdout?.on('data', (d: Buffer) => { output += d.toString() })
-    child.stderr?.on('data', (d: Buffer) => { output += d.toString() })
-    const deadline = Date.now() + 15_000
-    while (Date.now() < deadline && (address == null || http == null)) {
-      address = await readFile(addrFile, 'utf8').then(t => JSON.parse(t)[0], () => undefined)
-      http = /(http:\/\/[\d.]+:\d+)\/health/.exec(output)?.[1] as string
-      await new Promise(resolve => setTimeout(resolve, 50))
-    }
+    const relay = runRelay(['--port', '0', '--http-port', '0', '--key-file', join(dir, 'k'), '--addr-file', addrFile])
+    child = relay.child
+    child.on('exit', (code, signal) => { if (signal == null && code !== 0) console.error(`relay exited with ${code}:\n${relay.output()}`) })
+    const started = await listening(relay, addrFile)
+    address = started.addrs[0]
+    http = started.http
     port = Number(/\/tcp\/(\d+)\//.exec(address)?.[1])
     // warm up with one honest client so the baseline includes libp2p's lazily built state
     expect(await honestClientWorks(address)).toBe(true)

@@ -3,7 +3,7 @@
 // against an in-process relay on 127.0.0.1. Prints how many inputs ran and whether the relay stayed healthy.
 import { parseArgs } from 'node:util'
 import { fuzzRelay, honestClientWorks } from './hostile.ts'
-import { createRelay } from './relay.ts'
+import { createRelay } from '../index.ts'
 
 const { values } = parseArgs({ options: { inputs: { type: 'string', default: '10000' }, seed: { type: 'string', default: '42' } } })
 const inputs = Number(values.inputs)

@@ -1,34 +1,10 @@
 // The relay CLI as an operator runs it: a real process, real files, real signals.
-import { spawn } from 'node:child_process'
 import { chmod, mkdir, mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { fileURLToPath } from 'node:url'
 import { afterEach, beforeEach, describe, expect, it } from 'vitest'
-import type { ChildProcess } from 'node:child_process'
-
-const CLI = fileURLToPath(new URL('../dist/relay/peerlane-relay.mjs', import.meta.url))
-
-interface Run { child: ChildProcess, output: () => string, exit: Promise<number | null> }
-
-function run (args: string[], env: Record<string, string> = {}): Run {
-  const child = spawn(process.execPath, [CLI, ...args], { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] })
-  let output = ''
-  child.stdout.on('data', (d: Buffer) => { output += d.toString() })
-  child.stderr.on('data', (d: Buffer) => { output += d.toString() })
-  const exit = new Promise<number | null>(resolve => child.once('exit', code => { resolve(code) }))
-  return { child, output: () => output, exit }
-}
-
-async function until<T> (fn: () => T | undefined | Promise<T | undefined>, what: string, ms = 15_000): Promise<T> {
-  const deadline = Date.now() + ms
-  while (Date.now() < deadline) {
-    const value = await fn()
-    if (value != null) return value
-    await new Promise(resolve => setTimeout(resolve, 50))
-  }
-  throw new Error(`timed out waiting for ${what}`)
-}
+import { listening, runRelay as run } from './relay-process.ts'
+import type { RelayProcess as Run } from './relay-process.ts'
 
 describe('peerlane-relay', () => {
   let dir: string
@@ -44,9 +20,7 @@ describe('peerlane-relay', () => {
     const addrFile = join(dir, `addrs-${running.length}.json`)
     const r = run(['--port', '0', '--http-port', '0', '--addr-file', addrFile, ...args], env)
     running.push(r)
-    const addrs = await until(async () => readFile(addrFile, 'utf8').then(JSON.parse, () => undefined) as Promise<string[] | undefined>, `addr file\n${r.output()}`)
-    const http = await until(() => /(http:\/\/[\d.]+:\d+)\/health/.exec(r.output())?.[1], 'http url')
-    return { run: r, addrs, http }
+    return { run: r, ...await listening(r, addrFile) }
   }
 
   it('creates its key file with mode 0600, reuses it (same PeerId), and stops cleanly on SIGTERM', async () => {
