@@ -65,7 +65,8 @@ const node: BuildOptions = {
  */
 const relay: BuildOptions = {
   outDir: here('./relay-server/dist'),
-  emptyOutDir: false,
+  // the relay's declarations (tsc -p relay-server) are written after this build, into dist/types
+  emptyOutDir: true,
   ssr: true,
   target: 'node20',
   minify: true,

@@ -300,7 +300,7 @@ async function acquireLock (name: string, policy: IdentityInUsePolicy, signal?: 
         return
       }
       // the lock is held until this promise settles
-      await new Promise<void>(release => { resolve(release) })
+      await new Promise<void>(_resolve => { resolve(_resolve) })
     }).catch(reject)
   })
 }

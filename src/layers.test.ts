@@ -8,21 +8,47 @@ const SRC = new URL('.', import.meta.url)
 /** module (file name without .ts / .browser.ts) → its step; a module not listed fails the test */
 const STEPS: Record<string, number> = {
   // 0: utilities, imported by anyone, importing nothing of the steps
-  errors: 0, address: 0, version: 0, polyfills: 0, protocols: 0, 'pb/room': 0, 'pb/request': 0, 'pb/routing': 0, 'pb/ice': 0,
+  errors: 0,
+  address: 0,
+  version: 0,
+  polyfills: 0,
+  protocols: 0,
+  'pb/room': 0,
+  'pb/request': 0,
+  'pb/routing': 0,
+  'pb/ice': 0,
   // 1: identity, and the options that name it
-  protection: 1, identity: 1, config: 1.5,
+  protection: 1,
+  identity: 1,
+  config: 1.5,
   // 2: the libp2p node
-  logger: 2, guard: 2, gossip: 2, node: 2,
+  logger: 2,
+  guard: 2,
+  gossip: 2,
+  node: 2,
   // 3: relays and federation
-  relays: 3, routing: 3, ice: 3,
+  relays: 3,
+  routing: 3,
+  ice: 3,
   // 4: links to other peers
-  connect: 4, links: 4, stats: 4,
+  connect: 4,
+  links: 4,
+  stats: 4,
   // 5: rooms
-  envelope: 5, presence: 5, room: 5, history: 5,
+  envelope: 5,
+  presence: 5,
+  room: 5,
+  history: 5,
   // 6: requests and streams
-  stream: 6, request: 6, content: 6,
+  stream: 6,
+  request: 6,
+  content: 6,
   // 7: the page, the peer that puts it all together, the public surfaces
-  lifecycle: 7, peer: 8, index: 9, global: 9, shared: 9
+  lifecycle: 7,
+  peer: 8,
+  index: 9,
+  global: 9,
+  shared: 9
 }
 
 function modules (): string[] {

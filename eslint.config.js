@@ -1,0 +1,13 @@
+// `npm run lint` (part of `npm test`): neostandard, the ESLint flat config of the standard style with
+// typescript-eslint, which is how this code is written (js-libp2p runs the same family through aegir).
+import neostandard from 'neostandard'
+
+export default [
+  ...neostandard({ ts: true, ignores: ['**/dist/**', '**/dist-test/**', 'docs/api/**', 'test-results/**', 'playwright-report/**', 'src/pb/*.ts'] }),
+  {
+    rules: {
+      // `void promise` as a statement marks a promise deliberately left to run (its errors are handled inside)
+      'no-void': ['error', { allowAsStatement: true }]
+    }
+  }
+]
