@@ -1,5 +1,5 @@
 // Runs inside the benchmark pages (plain JS, loaded after dist/peerlane.min.js or the stock bundle, or alone
-// for the raw WebRTC baselines). bench/run.ts calls these as `window.bench.<name>(args)`. Every timing is taken
+// for the raw WebRTC baselines). The figures (bench/figures/*.ts) call these as `window.bench.<name>(args)`. Every timing is taken
 // here, in the page, with performance.now(), so that Playwright's round trips are not part of any figure.
 (() => {
   const now = () => performance.now()
@@ -209,7 +209,7 @@
       state.node = undefined
     },
 
-    // ---- raw RTCPeerConnection pair, signalled over a plain WebSocket server (bench/run.ts) ----
+    // ---- raw RTCPeerConnection pair, signalled over a plain WebSocket server (bench/env.ts) ----
 
     /** Connects to the signalling server as `id` and answers offers; answers 'ping:' with 'pong:' and counts bytes */
     async rawListen ({ signalling, id }) {

@@ -3,7 +3,8 @@
 // multistream-select) that takes a circuit-relay v2 reservation and then stays open, answering the relay's
 // pings. No libp2p node per client (no peer store, no services): that is what keeps them light enough to
 // run thousands per process. Driven over IPC: { start: { relay, count, concurrency } }, then { stop: true }.
-import '../dist/src/polyfills.js'
+// Peerlane's Node polyfills first (a global WebSocket from ws, Promise.withResolvers: libp2p 3 on Node 20)
+import 'peerlane/shared'
 import { noise } from '@chainsafe/libp2p-noise'
 import { yamux } from '@chainsafe/libp2p-yamux'
 import { generateKeyPair } from '@libp2p/crypto/keys'

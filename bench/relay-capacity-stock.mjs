@@ -3,7 +3,6 @@
 // circuitRelayServer() with its defaults). With STOCK_RAISED=<n> the relay's and the connection
 // manager's limits are raised to n reservations, so that memory per client can be compared with ours.
 // The tiny /health server is for the benchmark's measurements only.
-import '../dist/src/polyfills.js'
 import { createServer } from 'node:http'
 import { noise } from '@chainsafe/libp2p-noise'
 import { yamux } from '@chainsafe/libp2p-yamux'
@@ -11,6 +10,19 @@ import { circuitRelayServer } from '@libp2p/circuit-relay-v2'
 import { identify } from '@libp2p/identify'
 import { webSockets } from '@libp2p/websockets'
 import { createLibp2p } from 'libp2p'
+import { WebSocket } from 'ws'
+
+// Node 20 has no Promise.withResolvers (libp2p 3 calls it) and no global WebSocket: the polyfills of Peerlane's
+// src/polyfills.ts, written out here because importing them from 'peerlane/shared' would load Peerlane's Node
+// bundle into this baseline and add its code to the idle RSS being compared
+Promise.withResolvers ??= () => {
+  const resolvers = {}
+  resolvers.promise = new Promise((resolve, reject) => { Object.assign(resolvers, { resolve, reject }) })
+  return resolvers
+}
+globalThis.WebSocket ??= class extends WebSocket {
+  constructor (...args) { super(...args); this.on('error', () => {}) } // a browser's WebSocket never throws on 'error'
+}
 
 const raised = process.env.STOCK_RAISED == null ? undefined : Number(process.env.STOCK_RAISED)
 const node = await createLibp2p({

@@ -10,7 +10,8 @@
 // circuit-relay v2 reservation each, spread over a few processes) and measure the relay holding them:
 // reservation rate, RSS per client, CPU, /health latency; then push it past its limit and see how it
 // refuses. Relays compared:
-//   peerlane          dist/relay/peerlane-relay.mjs, limits raised to N reservations from one IP (all clients are 127.0.0.1)
+//   peerlane          the peerlane-relay command (relay-server/bin/peerlane-relay.js, which runs the bundle
+//                     relay-server/dist/peerlane-relay.mjs), limits raised to N reservations from one IP (all clients are 127.0.0.1)
 //   stock (example)   js-libp2p's circuit relay server exactly as its examples configure it
 //   stock (raised)    the same with its reservation and connection limits raised (to N, at most 3,000 by
 //                     default: it slows down as it fills, see STOCK_RAISED_CLIENTS), for a fair per-client figure
@@ -206,7 +207,7 @@ const stockArgv = [join(here, 'relay-capacity-stock.mjs')]
 const variants = [
   {
     name: 'peerlane',
-    argv: [join(here, '../dist/relay/peerlane-relay.mjs'), '--port', '0', '--http-port', '0', '--key-file', join(tmp, 'relay.key'), '--log-level', 'info',
+    argv: [join(here, '../relay-server/bin/peerlane-relay.js'), '--port', '0', '--http-port', '0', '--key-file', join(tmp, 'relay.key'), '--log-level', 'info',
       '--max-reservations', String(N), '--max-reservations-per-ip', String(N), '--connection-rate-per-ip', '100000',
       '--max-pending-connections', '1024', '--max-pending-connections-per-ip', '1024'],
     clients: N,
@@ -254,7 +255,7 @@ if (process.env.PEERLANE_BENCH_JSON != null) {
   const figure = (id, title, unit, better, pick, targets) => ({
     id, title, unit, better, targets,
     rows: results.map(r => ({ name: `${r.name} relay (${f(r.clients)} clients)`, samples: [pick(r)].filter(Number.isFinite) })),
-    notes: ['one sample per relay: npm run bench:relay, same run; see README › Relay server › Capacity']
+    notes: ['one sample per relay: npm run bench:relay, same run; see bench/README.md › Relay capacity']
   })
   writeFileSync(process.env.PEERLANE_BENCH_JSON, JSON.stringify({
     figures: [

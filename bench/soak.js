@@ -8,8 +8,9 @@ import { spawn } from 'node:child_process'
 import { mkdtemp, readFile, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
+import { fileURLToPath } from 'node:url'
 import { parseArgs } from 'node:util'
-import { createPeer } from '../dist/src/index.js'
+import { createPeer } from 'peerlane'
 
 const { values } = parseArgs({ options: { minutes: { type: 'string', default: '60' }, clients: { type: 'string', default: '20' }, every: { type: 'string', default: '30' } } })
 const minutes = Number(values.minutes)
@@ -18,7 +19,7 @@ const every = Number(values.every) * 1000
 
 const dir = await mkdtemp(join(tmpdir(), 'peerlane-soak-'))
 const addrFile = join(dir, 'addrs.json')
-const relay = spawn(process.execPath, ['dist/relay/peerlane-relay.mjs', '--port', '0', '--http-port', '0', '--key-file', join(dir, 'key'), '--addr-file', addrFile], { stdio: ['ignore', 'pipe', 'inherit'] })
+const relay = spawn(process.execPath, [fileURLToPath(new URL('../relay-server/bin/peerlane-relay.js', import.meta.url)), '--port', '0', '--http-port', '0', '--key-file', join(dir, 'key'), '--addr-file', addrFile], { stdio: ['ignore', 'pipe', 'inherit'] })
 let out = ''
 relay.stdout.on('data', d => { out += d })
 let addresses, http

@@ -1,5 +1,6 @@
 // Builds bench/dist/stock-libp2p.min.js from bench/stock/entry.ts with the settings of vite.config.ts's
-// build (IIFE, es2022, minified, source map) and none of Peerlane's size work (no slim plugin, no dedupe).
+// build (IIFE, es2022, minified, source map) and none of Peerlane's size work: none of its dependency patches
+// (build/patches/<name>.ts), no dedupe.
 import { fileURLToPath } from 'node:url'
 import { defineConfig } from 'vite'
 
