@@ -27,7 +27,7 @@ describe('the packed SDK in an empty app', () => {
     expect(installed.filter(p => p.startsWith('@libp2p/') && p !== '@libp2p/interface')).toEqual([])
 
     const { createRelay } = await import('../relay-server/dist/index.mjs' as string)
-    const relay = createRelay({ port: 0, privateKey: await generateKeyPair('Ed25519'), logLevel: 'error' })
+    const relay = createRelay({ port: 0, stunPort: 0, privateKey: await generateKeyPair('Ed25519'), logLevel: 'error' })
     try {
       await relay.ready
       writeFileSync(join(app, 'peer.mjs'), `import { createPeer } from 'peerlane'

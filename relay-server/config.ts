@@ -40,6 +40,17 @@ export interface RelayConfig {
   trustProxy?: string[]
   /** Log level of the JSON log lines on stdout. @default 'info' */
   logLevel?: LogLevel
+  /**
+   * UDP port of the relay's own STUN server (on `host`), whose address the relay gives its peers for WebRTC;
+   * 0 = off. @default 3478, or 0 when `turnUrls` are set (coturn answers STUN on the same port then)
+   */
+  stunPort?: number
+  /** coturn's urls to give peers, e.g. `turn:turn.example.com:3478?transport=udp` (flag `--turn-url`, repeatable) */
+  turnUrls?: string[]
+  /** File holding coturn's `static-auth-secret` (`use-auth-secret`); required with `turnUrls` */
+  turnSecretFile?: string
+  /** Lifetime of the TURN credentials handed to a peer (seconds). @default 3600 */
+  turnTtl?: number
 
   /** Reservations held at once; the slot of a peer that disconnects is freed at once. @default 4096 */
   maxReservations?: number
@@ -96,13 +107,17 @@ export const DEFAULTS = {
   maxPendingConnectionsPerIp: 16,
   upgradeTimeout: 10_000,
   wsMaxPayload: 1024 * 1024,
-  shutdownTimeout: 5_000
+  shutdownTimeout: 5_000,
+  turnTtl: 3600
 }
+
+/** The STUN port when none is configured: the usual one, unless coturn (turnUrls) runs beside the relay */
+export const DEFAULT_STUN_PORT = 3478
 
 /** The extra connections allowed beyond one per reservation (circuits, federation, dialling browsers) */
 export const CONNECTION_HEADROOM = 512
 
-export type ResolvedRelayConfig = RelayConfig & Required<Omit<RelayConfig, 'privateKey' | 'httpPort' | 'addrFile' | 'tlsCert' | 'tlsKey'>>
+export type ResolvedRelayConfig = RelayConfig & Required<Omit<RelayConfig, 'privateKey' | 'httpPort' | 'addrFile' | 'tlsCert' | 'tlsKey' | 'turnSecretFile'>>
 
 type Kind = 'string' | 'int' | 'list' | 'level'
 /** Every setting: its flag (kebab-case) and kind; the config-file key is the camelCase field */
@@ -118,6 +133,10 @@ const FIELDS: Record<Exclude<keyof RelayConfig, 'privateKey'>, Kind> = {
   peers: 'list',
   trustProxy: 'list',
   logLevel: 'level',
+  stunPort: 'int',
+  turnUrls: 'list',
+  turnSecretFile: 'string',
+  turnTtl: 'int',
   maxReservations: 'int',
   maxReservationsPerIp: 'int',
   reservationTtl: 'int',
@@ -137,6 +156,7 @@ type Field = keyof typeof FIELDS
 /** `maxReservationsPerIp` → `max-reservations-per-ip`; `peers` → `peer` (the flag is repeated) */
 export function flagName (field: string): string {
   if (field === 'peers') return 'peer'
+  if (field === 'turnUrls') return 'turn-url'
   return field.replace(/[A-Z]/g, c => `-${c.toLowerCase()}`)
 }
 function envName (field: string): string {
@@ -162,6 +182,13 @@ Flags win over env vars, which win over the file.
   --trust-proxy <ip>                   a reverse proxy's IP: take the client IP from its X-Forwarded-For
                                        header, so per-IP limits see clients, not the proxy (repeatable)
   --log-level <level>                  debug, info, warn, error or silent (default ${DEFAULTS.logLevel})
+
+NAT traversal (what the relay gives its peers for WebRTC):
+  --stun-port <n>                      UDP port of the relay's own STUN server, 0 = off
+                                       (default ${DEFAULT_STUN_PORT}; 0 with --turn-url: coturn answers STUN)
+  --turn-url <url>                     a coturn url, e.g. turn:turn.example.com:3478?transport=udp (repeatable)
+  --turn-secret-file <path>            coturn's static-auth-secret (use-auth-secret), for --turn-url
+  --turn-ttl <s>                       lifetime of a peer's TURN credentials (default ${DEFAULTS.turnTtl})
 
 Limits:
   --max-reservations <n>               reservations held at once (default ${DEFAULTS.maxReservations})
@@ -255,6 +282,16 @@ export function validateRelayConfig (config: RelayConfig): ResolvedRelayConfig {
   if (isIP(out.host) === 0) throw new RelayConfigError('host', `${JSON.stringify(out.host)} is not an IPv4 or IPv6 address`)
   checkPort('port', out.port)
   if (out.httpPort != null) checkPort('http-port', out.httpPort)
+  out.turnUrls ??= []
+  for (const url of out.turnUrls) {
+    if (!/^turns?:(\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9][A-Za-z0-9.-]*)(:\d{1,5})?(\?transport=(udp|tcp))?$/.test(url)) {
+      throw new RelayConfigError('turn-url', `${JSON.stringify(url)} is not a TURN url (e.g. turn:turn.example.com:3478?transport=udp, turns:turn.example.com:5349?transport=tcp)`)
+    }
+  }
+  out.stunPort ??= out.turnUrls.length > 0 ? 0 : DEFAULT_STUN_PORT
+  checkPort('stun-port', out.stunPort)
+  if (out.turnUrls.length > 0 && out.turnSecretFile == null) throw new RelayConfigError('turn-secret-file', 'is required with --turn-url: the relay signs each peer\'s TURN credentials with coturn\'s static-auth-secret')
+  if (out.turnTtl < 60) throw new RelayConfigError('turn-ttl', `${out.turnTtl} is below 60 seconds: peers refresh credentials a minute before they expire`)
   if (!LOG_LEVELS.includes(out.logLevel)) throw new RelayConfigError('log-level', `${JSON.stringify(out.logLevel)} is not one of ${LOG_LEVELS.join(', ')}`)
   for (const field of ['maxReservations', 'maxReservationsPerIp', 'reservationTtl', 'circuitDuration', 'circuitData', 'maxCircuitsPerPeer', 'connectionRatePerIp', 'maxPendingConnections', 'maxPendingConnectionsPerIp', 'upgradeTimeout', 'shutdownTimeout'] as const) {
     if (out[field] < 1) throw new RelayConfigError(flagName(field), `${JSON.stringify(out[field])} must be at least 1`)

@@ -4,8 +4,7 @@
 // the stream. A refused request (through a circuit without a reservation here, over the per-peer rate,
 // or nothing to offer) is reset without an answer.
 import { pbStream } from '@libp2p/utils'
-// @ts-ignore TS6059: outside relay-server's rootDir, which would fail `npm run build`, until 'peerlane/shared' exports the codec
-import { IceRequest, IceResponse } from '../src/pb/ice.ts'
+import { ICE_PROTOCOL, IceRequest, IceResponse } from 'peerlane/shared'
 import { createCredentialLimiter, CREDENTIAL_RATE_PER_PEER } from './turn.ts'
 import type { RateLimit } from './stun.ts'
 import type { IceServers } from './turn.ts'
@@ -13,8 +12,7 @@ import type { RelayLogger } from './log.ts'
 import type { CircuitRelayService } from '@libp2p/circuit-relay-v2'
 import type { Connection, Libp2p, PeerId } from '@libp2p/interface'
 
-/** The protocol id */
-export const ICE_PROTOCOL = '/peerlane/ice/1.0.0'
+export { ICE_PROTOCOL }
 /** Inbound ICE streams per connection: a browser asks once per relay connection and on expiry */
 export const ICE_MAX_INBOUND_STREAMS = 2
 /** How long the whole exchange may take, in milliseconds */

@@ -21,9 +21,11 @@ import { createLogger } from './log.ts'
 import { createCounters, relayMetrics, watchRelay } from './metrics.ts'
 import { freeReservationsOnDisconnect, linearGetConnections, setWsMaxPayload } from './patches.ts'
 import { trustProxies } from './proxy.ts'
+import { startNatTraversal } from './nat.ts'
 import { followRooms } from './rooms.ts'
 import type { RelayConfig, ResolvedRelayConfig } from './config.ts'
 import type { RelayLogger } from './log.ts'
+import type { NatTraversal } from './nat.ts'
 import type { CircuitRelayService } from '@libp2p/circuit-relay-v2'
 import type { GossipSub } from '@libp2p/gossipsub'
 import type { Libp2p } from '@libp2p/interface'
@@ -46,6 +48,8 @@ export interface Relay {
   readonly peerId: string
   /** the HTTP server's port, if one was asked for; undefined until `ready` */
   readonly httpPort: number | undefined
+  /** the UDP port of the relay's STUN server, when it runs one; undefined until `ready` */
+  readonly stunPort: number | undefined
   /** the libp2p node, once `ready` */
   readonly libp2p: RelayNode | undefined
   /** the validated config, defaults filled in */
@@ -63,6 +67,7 @@ export function createRelay (input: RelayConfig = {}, options: { log?: RelayLogg
   const log = options.log ?? createLogger(config.logLevel)
   let node: RelayNode | undefined
   let http: Server | undefined
+  let nat: NatTraversal | undefined
   let closed = false
   let listening = false
   const stops: Array<() => void> = []
@@ -149,6 +154,7 @@ export function createRelay (input: RelayConfig = {}, options: { log?: RelayLogg
     await handleFindPeer(relayNode, federationIds, log)
     stops.push(await connectFederation(relayNode, federation, log))
     watchRelay(registry, relayNode, federationIds, counters)
+    nat = await startNatTraversal(relayNode, config, log)
     if (log.enabled('debug')) {
       relayNode.addEventListener('connection:open', evt => { log.debug('connection:open', { peer: evt.detail.remotePeer.toString(), addr: evt.detail.remoteAddr.toString() }) })
       relayNode.addEventListener('connection:close', evt => { log.debug('connection:close', { peer: evt.detail.remotePeer.toString(), addr: evt.detail.remoteAddr.toString() }) })
@@ -170,6 +176,7 @@ export function createRelay (input: RelayConfig = {}, options: { log?: RelayLogg
       addresses: addresses(),
       health: http == null ? undefined : healthUrl(http, config.host),
       peers: config.peers,
+      ice: nat.urls,
       limits: {
         maxReservations: config.maxReservations,
         maxReservationsPerIp: config.maxReservationsPerIp,
@@ -188,6 +195,7 @@ export function createRelay (input: RelayConfig = {}, options: { log?: RelayLogg
     get peerId () { return node?.peerId.toString() ?? '' },
     get httpPort () { return (http?.address() as AddressInfo | null)?.port },
     get libp2p () { return node },
+    get stunPort () { return nat?.stun?.port },
     async close () {
       if (closed) return
       closed = true
@@ -196,6 +204,7 @@ export function createRelay (input: RelayConfig = {}, options: { log?: RelayLogg
       const connections = node?.getConnections().length ?? 0
       // libp2p stops its listener first (no new connections), then closes each connection gracefully
       await node?.stop()
+      await nat?.close()
       if (http != null) await closeHttp(http)
       log.info('stopped', { closedConnections: connections })
     }

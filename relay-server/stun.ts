@@ -242,7 +242,7 @@ export async function startStunServer (options: StunServerOptions = {}): Promise
   }
   const onAbortLater = (): void => { void close() }
   options.signal?.addEventListener('abort', onAbortLater, { once: true })
-  log?.info('stun:listening', { address: bound.address, port: bound.port })
+  log?.debug('stun:listening', { address: bound.address, port: bound.port })
   return {
     port: bound.port,
     address: bound.address,

@@ -45,12 +45,20 @@ export interface PeerOptions {
   whenIdentityInUse?: IdentityInUsePolicy
 
   /**
-   * ICE servers for WebRTC. None by default: no third-party STUN server learns about your users
-   * unless the app asks for one.
+   * More ICE servers for WebRTC, after those our relays offer (see `relayIceServers`). No third-party STUN
+   * server learns about your users unless the app names one here.
    *
    * @default []
    */
   iceServers?: RTCIceServer[]
+
+  /**
+   * Ask each relay for its ICE servers (its own STUN server, and TURN through coturn with short-lived
+   * credentials where the relay has it), over the connection to it. `false`: only `iceServers` are used.
+   *
+   * @default true
+   */
+  relayIceServers?: boolean
 
   /**
    * Anything else for the RTCPeerConnections WebRTC links use, e.g. `{ iceTransportPolicy: 'relay' }` to
@@ -95,6 +103,7 @@ export interface PeerConfig {
   protect?: Protection
   whenIdentityInUse: IdentityInUsePolicy
   iceServers: RTCIceServer[]
+  relayIceServers: boolean
   rtcConfiguration: RTCConfiguration
   maxReservations: number
   maxDirectPeers: number
@@ -149,6 +158,11 @@ export function resolveConfig (options: PeerOptions): PeerConfig {
     throw new InvalidConfigError('iceServers', 'must be an array of RTCIceServer objects ({ urls, username?, credential? })')
   }
 
+  const relayIceServers = options.relayIceServers ?? true
+  if (typeof relayIceServers !== 'boolean') {
+    throw new InvalidConfigError('relayIceServers', `must be true or false, got ${JSON.stringify(relayIceServers)}`)
+  }
+
   const rtcConfiguration = options.rtcConfiguration ?? {}
   if (rtcConfiguration == null || typeof rtcConfiguration !== 'object' || Array.isArray(rtcConfiguration)) {
     throw new InvalidConfigError('rtcConfiguration', 'must be an RTCConfiguration object')
@@ -177,6 +191,7 @@ export function resolveConfig (options: PeerOptions): PeerConfig {
     protect,
     whenIdentityInUse,
     iceServers,
+    relayIceServers,
     rtcConfiguration,
     maxReservations: Math.min(maxReservations, relayAddrs.length),
     maxDirectPeers,

@@ -3,6 +3,7 @@
 // relayed link alive across the relay's circuit limits.
 import { multiaddr } from '@multiformats/multiaddr'
 import { TypedEventEmitter } from 'main-event'
+import pRetry from 'p-retry'
 import { isDirect, lastPeerId, parseMultiaddr, parsePeerId, transportOf } from './address.ts'
 import { InvalidAddressError, PeerUnreachableError } from './errors.ts'
 import { peerLogger } from './logger.ts'
@@ -44,8 +45,11 @@ export function describe (conn: Connection): ConnectionInfo {
 
 /** What the connector tells the rest of the peer */
 export interface ConnectorEvents {
-  /** we settled for a relayed link to `peerId` (or renewed one): worth upgrading to WebRTC */
-  'link:relayed': CustomEvent<{ peerId: string }>
+  /**
+   * we hold a relayed link to `peerId` (connect() made or found it, or renewed it): worth upgrading to WebRTC,
+   * at once when `eager` (the app asked to connect)
+   */
+  'link:relayed': CustomEvent<{ peerId: string, eager: boolean }>
 }
 
 /** Makes and picks connections to other peers */
@@ -65,10 +69,12 @@ export class Connector extends TypedEventEmitter<ConnectorEvents> {
   }
 
   /**
-   * Connects to a peer, by bare PeerId or by multiaddr. A PeerId is looked up through the relays we
-   * share with it: a direct WebRTC link is tried first, then (unless `allowRelayed: false`) a relayed one.
+   * Connects to a peer, by bare PeerId or by multiaddr. A PeerId is looked up through the relays we share
+   * with it (then the relays' federation). By default this resolves as soon as a relayed circuit is up and
+   * the WebRTC link is made in the background (`connection:direct`); with `allowRelayed: false` it resolves
+   * with the WebRTC link, or rejects once ICE fails.
    */
-  async connect (target: string, options: ConnectOptions = {}): Promise<ConnectionInfo> {
+  async connect (target: string, options: ConnectOptions & { webrtcTries?: number } = {}): Promise<ConnectionInfo> {
     const { signal } = options
     signal?.throwIfAborted()
 
@@ -89,8 +95,9 @@ export class Connector extends TypedEventEmitter<ConnectorEvents> {
     const tryPaths = async (paths: string[]): Promise<ConnectionInfo | undefined> => {
       for (const path of paths) {
         if (existing != null && !path.includes('/webrtc')) return describe(existing)
-        // ICE on a busy machine can overrun libp2p's per-address dial timeout once: a WebRTC path gets a second try
-        for (let attempt = 1; attempt <= (path.includes('/webrtc') ? 2 : 1); attempt++) {
+        // ICE on a busy machine can overrun libp2p's per-address dial timeout once: a WebRTC path gets a second
+        // try (background upgrades have their own retries, links.ts, and take one)
+        for (let attempt = 1; attempt <= (path.includes('/webrtc') ? options.webrtcTries ?? 2 : 1); attempt++) {
           try {
             log('dialling %s (attempt %d)', path, attempt)
             const conn = await this.node.dial(multiaddr(path), { signal })
@@ -105,17 +112,31 @@ export class Connector extends TypedEventEmitter<ConnectorEvents> {
         }
       }
     }
-    // WebRTC through our own relays first: that is where the peers of one app usually meet, and a relay that
-    // holds no reservation for the target says so at once
     const ownWebRTC = relays.map(relay => `${relay.toString()}/p2p-circuit/webrtc/p2p/${target}`)
-    const direct = await tryPaths(ownWebRTC)
-    if (direct != null) return direct
-    // then federation (src/routing.ts): our relays tell us where a peer reserved only on another relay is,
-    // and the relayed paths come last
+    const ownRelayed = relays.map(relay => `${relay.toString()}/p2p-circuit/p2p/${target}`)
+    if (options.allowRelayed !== false) {
+      // usable at once: the relayed circuit is up after one relay round trip of its own, while ICE (which may
+      // never succeed behind some NATs) runs in the background (DirectLinks hears `link:relayed`)
+      if (existing != null) {
+        this.safeDispatchEvent('link:relayed', { detail: { peerId: target, eager: true } })
+        return describe(existing)
+      }
+      const relayed = await tryPaths(ownRelayed)
+      if (relayed != null) return relayed
+    } else {
+      // WebRTC through our own relays first: that is where the peers of one app usually meet, and a relay that
+      // holds no reservation for the target says so at once
+      const direct = await tryPaths(ownWebRTC)
+      if (direct != null) return direct
+    }
+    // then federation (src/routing.ts): our relays tell us where a peer reserved only on another relay is
     const paths = await withFederatedPaths(this.node, this.config, this.vouched, target,
-      options.allowRelayed === false ? [] : relays.map(relay => `${relay.toString()}/p2p-circuit/p2p/${target}`),
-      { signal, allowRelayed: options.allowRelayed })
-    const link = await tryPaths(paths.filter(path => !ownWebRTC.includes(path)))
+      options.allowRelayed === false ? [] : ownRelayed, { signal, allowRelayed: options.allowRelayed })
+    const tried = new Set([...ownWebRTC, ...(options.allowRelayed === false ? [] : ownRelayed)])
+    const isWebRTC = (path: string): boolean => path.includes('/webrtc')
+    const untried = paths.filter(path => !tried.has(path))
+    // relayed paths first where they are allowed (usable soonest), then WebRTC
+    const link = await tryPaths(options.allowRelayed === false ? untried : [...untried.filter(p => !isWebRTC(p)), ...untried.filter(isWebRTC)])
     if (link != null) return link
     throw new PeerUnreachableError(target, `could not reach ${target}:\n  ${errors.join('\n  ')}`)
   }
@@ -167,8 +188,8 @@ export class Connector extends TypedEventEmitter<ConnectorEvents> {
    * (js-libp2p relays announce the duration in ms where the spec says seconds, so the announced figure is not
    * to be trusted). DirectLinks (links.ts) hears of it (`link:relayed`) and keeps trying to upgrade it.
    */
-  private keepRelayed (conn: Connection, path: string): void {
-    this.safeDispatchEvent('link:relayed', { detail: { peerId: conn.remotePeer.toString() } })
+  private keepRelayed (conn: Connection, path: string, eager = true): void {
+    this.safeDispatchEvent('link:relayed', { detail: { peerId: conn.remotePeer.toString(), eager } })
     if (this.renewals.has(conn.id)) return
     const onClose = (evt: CustomEvent<Connection>): void => { if (evt.detail.id === conn.id) renew() }
     const renew = (): void => {
@@ -176,10 +197,17 @@ export class Connector extends TypedEventEmitter<ConnectorEvents> {
       clearTimeout(this.renewals.get(conn.id))
       this.renewals.delete(conn.id)
       this.node.removeEventListener('connection:close', onClose)
-      if (this.stopped || this.node.getConnections(conn.remotePeer).some(c => c.id !== conn.id && c.status === 'open')) return
+      if (this.stopped) return
+      const others = this.node.getConnections(conn.remotePeer).filter(c => c.id !== conn.id && c.status === 'open')
+      // a WebRTC link took over; or another circuit (a WebRTC attempt's signalling one, say) carries the link now
+      if (others.some(c => transportOf(c) !== 'relay')) return
+      const circuit = others.find(c => transportOf(c) === 'relay')
+      if (circuit != null) { this.keepRelayed(circuit, path, false); return }
       log('renewing the relayed link to %s', conn.remotePeer)
-      this.node.dial(multiaddr(path), { force: true })
-        .then(fresh => { if (transportOf(fresh) === 'relay') this.keepRelayed(fresh, path) })
+      // libp2p joins a dial to a peer that is already being dialled (a WebRTC upgrade, say) and shares its
+      // outcome: a renewal that failed that way gets more tries
+      pRetry(async () => await this.node.dial(multiaddr(path), { force: true }), { retries: 3, minTimeout: 1_000, maxTimeout: 2_000 })
+        .then(fresh => { if (transportOf(fresh) === 'relay') this.keepRelayed(fresh, path, false) })
         .catch(() => {}) // the peer is gone, or the relay is: nothing left to renew
     }
     const seconds = conn.limits?.seconds

@@ -66,10 +66,15 @@ export interface NodeParts {
   standby: StandbyPolicy
   /** federation relays our relays vouched for, which the gater lets us dial */
   vouched: ReadonlySet<string>
+  /** the configuration of each new RTCPeerConnection (ice.ts: our relays' STUN/TURN and the app's) */
+  rtcConfiguration: () => Promise<RTCConfiguration>
 }
 
+// a browser without WebRTC (WebKitGTK, some embedded views) must not offer a /webrtc address it cannot answer
+const hasWebRTC = typeof window === 'undefined' || typeof globalThis.RTCPeerConnection === 'function'
+
 /** Builds (but does not start) the libp2p node behind a Peer */
-export async function createNode (config: PeerConfig, privateKey: PrivateKey, { guard, standby, vouched }: NodeParts): Promise<PeerNode> {
+export async function createNode (config: PeerConfig, privateKey: PrivateKey, { guard, standby, vouched, rtcConfiguration }: NodeParts): Promise<PeerNode> {
   return await createLibp2p({
     privateKey,
     logger: libp2pLogger(),
@@ -78,11 +83,11 @@ export async function createNode (config: PeerConfig, privateKey: PrivateKey, { 
     start: false,
     addresses: {
       // one '/p2p-circuit' per wanted reservation: libp2p reserves a slot on that many relays we are connected to
-      listen: [...Array.from({ length: config.maxReservations }, () => '/p2p-circuit'), '/webrtc']
+      listen: [...Array.from({ length: config.maxReservations }, () => '/p2p-circuit'), ...(hasWebRTC ? ['/webrtc'] : [])]
     },
     transports: [
       webSockets(),
-      webRTC({ rtcConfiguration: { ...config.rtcConfiguration, iceServers: config.iceServers } }),
+      ...(hasWebRTC ? [webRTC({ rtcConfiguration })] : []),
       circuitRelayTransport({ reservationCompletionTimeout: config.timeout })
     ],
     connectionEncrypters: [noise()],

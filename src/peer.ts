@@ -7,6 +7,7 @@ import { resolveConfig } from './config.ts'
 import { PeerStoppedError, PeerUnreachableError } from './errors.ts'
 import { relayStandby } from './gossip.ts'
 import { Guard } from './guard.ts'
+import { RelayIce } from './ice.ts'
 import { exportIdentity, loadIdentity } from './identity.ts'
 import { watchPage } from './lifecycle.ts'
 import { DirectLinks } from './links.ts'
@@ -14,6 +15,7 @@ import { createNode } from './node.ts'
 import { Relays } from './relays.ts'
 import { handleRequests, handleStreams, openStream, request } from './request.ts'
 import { RoomImpl } from './room.ts'
+import { linkStats } from './stats.ts'
 import type { PeerConfig, PeerOptions } from './config.ts'
 import type { ConnectionInfo, ConnectOptions } from './connect.ts'
 import type { Identity, IdentitySource } from './identity.ts'
@@ -21,6 +23,7 @@ import type { PeerNode } from './node.ts'
 import type { RelayEvents, RelayStatus } from './relays.ts'
 import type { HandleOptions, OpenStreamOptions, ProtocolOptions, RequestHandler, RequestOptions, StreamHandler } from './request.ts'
 import type { Room, RoomOptions } from './room.ts'
+import type { LinkStats } from './stats.ts'
 import type { PeerStream } from './stream.ts'
 import type { Connection } from '@libp2p/interface'
 import type { TypedEventTarget } from 'main-event'
@@ -40,11 +43,13 @@ export async function createPeer (options: PeerOptions): Promise<Peer> {
     const rooms = new Map<string, RoomImpl>()
     const relayIds = new Set(config.relayIds)
     const vouched = new Set<string>()
-    const node = await createNode(config, identity.privateKey, { guard, vouched, standby: relayStandby(relayIds, rooms) })
+    const ice = new RelayIce(config)
+    const node = await createNode(config, identity.privateKey, { guard, vouched, standby: relayStandby(relayIds, rooms), rtcConfiguration: async () => await ice.rtcConfiguration() })
+    ice.start(node)
     const relays = new Relays(node, config, relayIds)
     const connector = new Connector(node, config, vouched)
     const links = new DirectLinks(node, connector, config.maxDirectPeers)
-    peer = new PeerImpl({ node, config, identity, guard, rooms, relays, connector, links })
+    peer = new PeerImpl({ node, config, identity, guard, rooms, relays, ice, connector, links })
     await peer.start(signal)
     return peer
   } catch (err) {
@@ -98,6 +103,11 @@ export interface Peer extends TypedEventTarget<PeerEvents> {
   /** Every connected peer (relays included), each described by its best connection */
   connections: () => ConnectionInfo[]
   /**
+   * How each connected peer is reached (its best connection): the route (direct · STUN · TURN · relayed),
+   * and for WebRTC the chosen ICE candidate pair, its round-trip time and bytes each way. With `peerId`, that peer only.
+   */
+  stats: (peerId?: string, options?: { signal?: AbortSignal }) => Promise<LinkStats[]>
+  /**
    * Joins a room (a GossipSub topic with presence). The peer links directly (WebRTC) to the members it
    * finds there, up to `maxDirectPeers`; until then messages travel through the relay.
    */
@@ -131,6 +141,13 @@ export interface Peer extends TypedEventTarget<PeerEvents> {
   stop: () => Promise<void>
 }
 
+/** `err` if it is an Error; otherwise (an Event, a string, a stray object) a PeerUnreachableError that says what it was */
+function asError (peerId: string, err: unknown): Error {
+  if (err instanceof Error) return err
+  const what = (err as any)?.type ?? (err as any)?.message ?? String(err)
+  return new PeerUnreachableError(peerId, `the link to ${peerId} failed: ${String(what)}`)
+}
+
 interface Parts {
   node: PeerNode
   config: PeerConfig
@@ -138,6 +155,7 @@ interface Parts {
   guard: Guard
   rooms: Map<string, RoomImpl>
   relays: Relays
+  ice: RelayIce
   connector: Connector
   links: DirectLinks
 }
@@ -181,7 +199,7 @@ class PeerImpl extends TypedEventEmitter<PeerEvents> implements Peer {
     })
     relays.addEventListener('relay:reserved', evt => { this.safeDispatchEvent('relay:reserved', { detail: evt.detail }) })
     relays.addEventListener('relay:lost', evt => { this.safeDispatchEvent('relay:lost', { detail: evt.detail }) })
-    this.unwatchPage = watchPage({ onHide: persisted => { this.onPageHide(persisted) }, onWake: () => { relays.wake() } })
+    this.unwatchPage = watchPage({ onHide: persisted => { this.onPageHide(persisted) }, onWake: () => { relays.wake(); this.parts.links.wake() } })
     await relays.prepare()
     await node.start()
     await relays.connect(signal)
@@ -196,13 +214,26 @@ class PeerImpl extends TypedEventEmitter<PeerEvents> implements Peer {
     return this.parts.connector.connections()
   }
 
+  async stats (peerId?: string, options: { signal?: AbortSignal } = {}): Promise<LinkStats[]> {
+    this.assertRunning()
+    options.signal?.throwIfAborted()
+    const { connector } = this.parts
+    const peers = peerId == null ? [...new Map(this.libp2p.getConnections().map(c => [c.remotePeer.toString(), c.remotePeer])).values()] : [parsePeerId(peerId)]
+    const conns = peers.flatMap(id => connector.best(id) ?? [])
+    return await Promise.all(conns.map(linkStats))
+  }
+
   async join (name: string, options: RoomOptions = {}): Promise<Room> {
     this.assertRunning()
     const { rooms, node, guard, links } = this.parts
     const existing = rooms.get(name)
     if (existing != null) return existing
-    const room = new RoomImpl(node, guard, name, options, () => rooms.delete(name))
-    room.addEventListener('peer:join', evt => { links.want(evt.detail.peerId) })
+    const room = new RoomImpl(node, guard, name, options, members => {
+      rooms.delete(name)
+      for (const member of members) links.release(member)
+    })
+    room.addEventListener('peer:join', evt => { links.keep(evt.detail.peerId) })
+    room.addEventListener('peer:leave', evt => { links.release(evt.detail.peerId) })
     rooms.set(name, room)
     try {
       await room.open(options)
@@ -230,11 +261,11 @@ class PeerImpl extends TypedEventEmitter<PeerEvents> implements Peer {
   }
 
   async request (peerId: string, protocol: string, data: Uint8Array | string, options: RequestOptions = {}): Promise<Uint8Array> {
-    return await request(await this.connectionTo(peerId, options.signal), protocol, data, options)
+    return await this.overBestConnection(peerId, options.signal, async conn => await request(conn, protocol, data, options))
   }
 
   async openStream (peerId: string, protocol: string, options: OpenStreamOptions = {}): Promise<PeerStream> {
-    return await openStream(await this.connectionTo(peerId, options.signal), protocol, options)
+    return await this.overBestConnection(peerId, options.signal, async conn => await openStream(conn, protocol, options))
   }
 
   async ping (peerId: string, options: { signal?: AbortSignal } = {}): Promise<number> {
@@ -272,14 +303,33 @@ class PeerImpl extends TypedEventEmitter<PeerEvents> implements Peer {
   async stop (): Promise<void> {
     if (this.stopped) return
     this.stopped = true
-    const { links, relays, connector, rooms, identity } = this.parts
+    const { links, relays, ice, connector, rooms, identity } = this.parts
     this.unwatchPage()
     links.stop()
     relays.stop()
+    ice.stop()
     connector.stop()
     await Promise.all([...rooms.values()].map(async room => room.leave()))
     await this.libp2p.stop()
     identity.release()
+  }
+
+  /**
+   * Runs `call` on the best connection to `peerId` (connecting first if need be). When that connection closes
+   * under the call (a relayed circuit that ends as the WebRTC link takes over, say) and another is open, the
+   * call runs once more on that one. Whatever it throws leaves as an Error with a name.
+   */
+  private async overBestConnection<T> (peerId: string, signal: AbortSignal | undefined, call: (conn: Connection) => Promise<T>): Promise<T> {
+    const first = await this.connectionTo(peerId, signal)
+    try {
+      return await call(first)
+    } catch (err) {
+      const next = this.parts.connector.best(first.remotePeer)
+      if (first.status !== 'open' && next != null && next.id !== first.id && signal?.aborted !== true) {
+        return await call(next).catch(err => { throw asError(peerId, err) })
+      }
+      throw asError(peerId, err)
+    }
   }
 
   private async connectionTo (peerId: string, signal?: AbortSignal): Promise<Connection> {

@@ -95,10 +95,10 @@ export class RoomImpl extends TypedEventEmitter<RoomEvents> implements Room {
   private readonly validators: RoomValidator[] = []
   /** messages decoded by the validator (an app message, or a presence beacon's kind), so the message handler need not decode them again */
   private readonly checked = new WeakMap<Message, RoomMessage | RoomEnvelope.Presence>()
-  private readonly onLeft: () => void
+  private readonly onLeft: (members: string[]) => void
   private left = false
 
-  constructor (node: PeerNode, guard: Guard, name: string, options: RoomOptions, onLeft: () => void) {
+  constructor (node: PeerNode, guard: Guard, name: string, options: RoomOptions, onLeft: (members: string[]) => void) {
     super()
     this.maxMessageSize = checkRoom(name, options)
     this.name = name
@@ -151,12 +151,13 @@ export class RoomImpl extends TypedEventEmitter<RoomEvents> implements Room {
     if (this.left) return
     void this.announce(RoomEnvelope.Presence.LEAVE)
     this.left = true
+    const members = this.presence.peers
     this.presence.stop()
     const pubsub = this.node.services.pubsub
     pubsub.removeEventListener('message', this.onMessage)
     pubsub.topicValidators.delete(this.topic)
     try { pubsub.unsubscribe(this.topic) } catch {}
-    this.onLeft()
+    this.onLeft(members)
   }
 
   /** Best-effort goodbye when the page goes away; resolves once it is sent (or could not be), never rejects */

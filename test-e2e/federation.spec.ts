@@ -62,7 +62,7 @@ test('browsers on two federated relays share a room and link directly by bare Pe
   }
 
   // A finds B by bare PeerId although B is reserved only on Y, and the link is direct WebRTC
-  const link = await pa.evaluate(async (id) => (window as any).peer.connect(id, { signal: AbortSignal.timeout(30_000) }), B.id)
+  const link = await pa.evaluate(async (id) => (window as any).peer.connect(id, { allowRelayed: false, signal: AbortSignal.timeout(30_000) }), B.id)
   expect(link).toEqual({ peerId: B.id, direct: true, transport: 'webrtc' })
   expect(await hasDirectWebRTC(pa, B.id)).toBe(true)
   await expect.poll(async () => hasDirectWebRTC(pb, A.id)).toBe(true)

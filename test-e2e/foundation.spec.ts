@@ -37,16 +37,17 @@ test('three browsers reserve on the relay, link directly by bare PeerId, and sha
   const health = await (await fetch(`${relay.httpUrl}/health`)).json()
   expect(health.reservations).toBe(3)
 
-  // B finds A by bare PeerId, through the relay they share, and the link is direct WebRTC on both ends
+  // B finds A by bare PeerId, through the relay they share: usable at once over the relay, then direct
+  // WebRTC on both ends, made in the background
   const linkBA = await pb.evaluate(async (id) => (window as any).peer.connect(id, { signal: AbortSignal.timeout(20_000) }), A.id)
-  expect(linkBA).toEqual({ peerId: A.id, direct: true, transport: 'webrtc' })
-  expect(await hasDirectWebRTC(pb, A.id)).toBe(true)
+  expect(linkBA).toEqual({ peerId: A.id, direct: false, transport: 'relay' })
+  await expect.poll(async () => hasDirectWebRTC(pb, A.id)).toBe(true)
   await expect.poll(async () => hasDirectWebRTC(pa, B.id)).toBe(true)
   expect(await connections(pa)).toContainEqual({ peerId: B.id, direct: true, transport: 'webrtc' })
   expect((await events(pb, 'connection:direct')).map(e => e.peerId)).toContain(A.id)
 
-  // a Chromium ↔ Firefox direct link too
-  const linkCA = await pc.evaluate(async (id) => (window as any).peer.connect(id, { signal: AbortSignal.timeout(20_000) }), A.id)
+  // a Chromium ↔ Firefox direct link too, asked for as such
+  const linkCA = await pc.evaluate(async (id) => (window as any).peer.connect(id, { allowRelayed: false, signal: AbortSignal.timeout(20_000) }), A.id)
   expect(linkCA).toEqual({ peerId: A.id, direct: true, transport: 'webrtc' })
 
   // a room of three: everyone sees everyone, and messages flow every way
@@ -82,7 +83,7 @@ test('after the relay process is killed, directly linked peers still share room 
   const [pa, pb] = await Promise.all([openPage(chromeA, pageUrl), openPage(chromeB, pageUrl)])
   const [A, B] = await Promise.all([pa, pb].map(async page => startPeer(page, [relay.address])))
 
-  expect(await pb.evaluate(async (id) => (window as any).peer.connect(id), A.id)).toMatchObject({ direct: true, transport: 'webrtc' })
+  expect(await pb.evaluate(async (id) => (window as any).peer.connect(id, { allowRelayed: false }), A.id)).toMatchObject({ direct: true, transport: 'webrtc' })
   await Promise.all([pa, pb].map(async page => joinRoom(page, 'after-relay')))
   await waitForRoomPeers(pa, 'after-relay', [B.id])
   await waitForRoomPeers(pb, 'after-relay', [A.id])

@@ -2,6 +2,7 @@
 // its CLI, and a static server on 127.0.0.1 for the built bundles and the pages that load them. Runs from
 // test-e2e/ under Playwright and, compiled, from dist/bench/test-e2e/ under `npm run bench`.
 import { spawn } from 'node:child_process'
+import { createSocket } from 'node:dgram'
 import { createReadStream, existsSync, readFileSync } from 'node:fs'
 import { mkdir, readFile, rm, stat } from 'node:fs/promises'
 import { createServer } from 'node:http'
@@ -31,6 +32,15 @@ export interface RelayProcessOptions {
   http?: boolean
 }
 
+/** A UDP port free on 127.0.0.1 now */
+async function freeUdpPort (): Promise<number> {
+  const socket = createSocket('udp4')
+  await new Promise<void>(resolve => socket.bind(0, '127.0.0.1', resolve))
+  const { port } = socket.address()
+  await new Promise<void>(resolve => socket.close(() => { resolve() }))
+  return port
+}
+
 /** A relay started from its CLI, exactly as an operator runs it */
 export class RelayProcess {
   readonly dir: string
@@ -39,6 +49,8 @@ export class RelayProcess {
   private readonly http: boolean
   private child?: ChildProcess
   private port = 0
+  /** the UDP port of the relay's STUN server (a free one, kept across restarts), unless the args set one */
+  stunPort = 0
   address = ''
   httpUrl = ''
   output = ''
@@ -69,7 +81,9 @@ export class RelayProcess {
     await mkdir(this.dir, { recursive: true })
     const addrFile = join(this.dir, 'addrs.json')
     await rm(addrFile, { force: true })
-    const flags = ['--port', String(this.port), ...(this.http ? ['--http-port', '0'] : []), '--key-file', join(this.dir, 'relay.key'), '--addr-file', addrFile, ...this.args]
+    if (this.stunPort === 0 && !this.args.includes('--stun-port')) this.stunPort = await freeUdpPort()
+    const stun = this.stunPort === 0 ? [] : ['--stun-port', String(this.stunPort)]
+    const flags = ['--port', String(this.port), ...(this.http ? ['--http-port', '0'] : []), ...stun, '--key-file', join(this.dir, 'relay.key'), '--addr-file', addrFile, ...this.args]
     const child = spawn(process.execPath, [CLI, ...flags], { stdio: ['ignore', 'pipe', 'pipe'] })
     this.child = child
     child.stdout?.on('data', (d: Buffer) => { this.output += d.toString() })

@@ -34,8 +34,19 @@ describe('parseRelayArgs', () => {
       maxPendingConnectionsPerIp: 16,
       upgradeTimeout: 10_000,
       wsMaxPayload: 1024 * 1024,
-      shutdownTimeout: 5_000
+      shutdownTimeout: 5_000,
+      stunPort: 3478,
+      turnUrls: [],
+      turnTtl: 3600
     })
+  })
+
+  it('runs no STUN of its own by default when coturn is named (it answers STUN on 3478 itself)', () => {
+    const config = parseRelayArgs(['--turn-url', 'turn:turn.example.com:3478?transport=udp', '--turn-secret-file', '/s'], {})
+    expect(config).toMatchObject({ stunPort: 0, turnUrls: ['turn:turn.example.com:3478?transport=udp'], turnSecretFile: '/s' })
+    expect(() => parseRelayArgs(['--turn-url', 'turn:t.example.com:3478'], {})).toThrow(/turn-secret-file/)
+    expect(() => parseRelayArgs(['--turn-ttl', '10'], {})).toThrow(/turn-ttl/)
+    expect(() => parseRelayArgs(['--stun-port', '70000'], {})).toThrow(/stun-port/)
   })
 
   it('reads every flag', () => {
@@ -46,8 +57,14 @@ describe('parseRelayArgs', () => {
       '--tls-cert', '/c.pem', '--tls-key', '/k.pem', '--max-reservations-per-ip', '3', '--reservation-ttl', '1000',
       '--circuit-duration', '2000', '--circuit-data', '3000', '--max-circuits-per-peer', '4', '--max-connections', '5',
       '--connection-rate-per-ip', '6', '--max-pending-connections', '7', '--max-pending-connections-per-ip', '8',
-      '--upgrade-timeout', '9000', '--ws-max-payload', '100000', '--shutdown-timeout', '11', '--trust-proxy', '127.0.0.1'
+      '--upgrade-timeout', '9000', '--ws-max-payload', '100000', '--shutdown-timeout', '11', '--trust-proxy', '127.0.0.1',
+      '--stun-port', '3479', '--turn-url', 'turn:t.example.com:3478', '--turn-url', 'turns:t.example.com:5349?transport=tcp',
+      '--turn-secret-file', '/s', '--turn-ttl', '600'
     ], {})).toEqual({
+      stunPort: 3479,
+      turnUrls: ['turn:t.example.com:3478', 'turns:t.example.com:5349?transport=tcp'],
+      turnSecretFile: '/s',
+      turnTtl: 600,
       trustProxy: ['127.0.0.1'],
       host: '0.0.0.0',
       port: 0,

@@ -10,7 +10,7 @@ const inputs = Number(values.inputs)
 const seed = Number(values.seed)
 
 const { generateKeyPair } = await import('@libp2p/crypto/keys')
-const relay = createRelay({ port: 0, privateKey: await generateKeyPair('Ed25519') })
+const relay = createRelay({ port: 0, stunPort: 0, privateKey: await generateKeyPair('Ed25519') })
 await relay.ready
 const url = relay.addresses[0].replace(/^\/ip4\/([\d.]+)\/tcp\/(\d+)\/ws\/.*$/, 'ws://$1:$2')
 const started = Date.now()

@@ -21,7 +21,7 @@ afterEach(async () => {
 })
 
 async function relay (config: RelayConfig = {}): Promise<Relay> {
-  const r = createRelay({ port: 0, httpPort: 0, privateKey: await generateKeyPair('Ed25519'), logLevel: 'silent', ...config })
+  const r = createRelay({ port: 0, stunPort: 0, httpPort: 0, privateKey: await generateKeyPair('Ed25519'), logLevel: 'silent', ...config })
   running.push(r)
   await r.ready
   return r
@@ -159,7 +159,7 @@ describe('relay limits', () => {
   })
 
   it('names tls-cert when the certificate file cannot be read', async () => {
-    const r = createRelay({ port: 0, privateKey: await generateKeyPair('Ed25519'), logLevel: 'silent', tlsCert: '/nonexistent/cert.pem', tlsKey: '/nonexistent/key.pem' })
+    const r = createRelay({ port: 0, stunPort: 0, privateKey: await generateKeyPair('Ed25519'), logLevel: 'silent', tlsCert: '/nonexistent/cert.pem', tlsKey: '/nonexistent/key.pem' })
     await expect(r.ready).rejects.toMatchObject({ name: 'RelayConfigError', field: 'tls-cert' })
     await r.close()
   })

@@ -11,9 +11,12 @@ export const CLI = fileURLToPath(new URL('../bin/peerlane-relay.js', import.meta
 /** A relay process: its stdout and stderr together, and its exit code once it exits */
 export interface RelayProcess { child: ChildProcess, output: () => string, exit: Promise<number | null> }
 
-/** Runs `peerlane-relay args…` with `env` added to this process's */
+/**
+ * Runs `peerlane-relay args…` with `env` added to this process's; without its own STUN server (test files
+ * run in parallel, and would all want UDP 3478) unless `args` or `env` ask for one
+ */
 export function runRelay (args: string[], env: Record<string, string> = {}): RelayProcess {
-  const child = spawn(process.execPath, [CLI, ...args], { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] })
+  const child = spawn(process.execPath, [CLI, ...args], { env: { ...process.env, PEERLANE_RELAY_STUN_PORT: '0', ...env }, stdio: ['ignore', 'pipe', 'pipe'] })
   let output = ''
   child.stdout.on('data', (d: Buffer) => { output += d.toString() })
   child.stderr.on('data', (d: Buffer) => { output += d.toString() })

@@ -1,0 +1,75 @@
+// What a link to another peer is made of: for a WebRTC link, the ICE candidate pair the browser chose
+// (from RTCPeerConnection.getStats()), its round-trip time and bytes; for others, the transport alone.
+import { transportOf } from './address.ts'
+import type { Transport } from './address.ts'
+import type { Connection } from '@libp2p/interface'
+
+/** An ICE candidate's type: a local address, one a STUN server saw (srflx), one the peer saw (prflx), or a TURN relay */
+export type CandidateType = 'host' | 'srflx' | 'prflx' | 'relay'
+
+/**
+ * How data reaches a peer: `'direct'` (WebRTC between local addresses), `'stun'` (WebRTC through the NAT
+ * mappings STUN found), `'turn'` (WebRTC through a TURN server), `'relayed'` (a circuit through a Peerlane
+ * relay), `'websocket'` (our own connection to a relay)
+ */
+export type Route = 'direct' | 'stun' | 'turn' | 'relayed' | 'websocket'
+
+/** One link, as `peer.stats()` describes it */
+export interface LinkStats {
+  /** the other peer's PeerId */
+  peerId: string
+  transport: Transport
+  route: Route
+  /** the chosen ICE candidate pair's types (WebRTC only) */
+  local?: CandidateType
+  remote?: CandidateType
+  /** `'udp'` or `'tcp'`: the chosen pair's protocol (with TURN, the one to the TURN server) */
+  protocol?: string
+  /** the chosen pair's current round-trip time, in ms (WebRTC only) */
+  rtt?: number
+  /** bytes sent and received on the chosen pair (WebRTC only) */
+  bytesSent?: number
+  bytesReceived?: number
+}
+
+/** The RTCPeerConnection behind a WebRTC connection (@libp2p/webrtc keeps it on the connection's maConn and muxer) */
+function peerConnectionOf (conn: Connection): RTCPeerConnection | undefined {
+  const c = conn as any
+  const pc = c.maConn?.peerConnection ?? c.muxer?.peerConnection
+  return typeof pc?.getStats === 'function' ? pc : undefined
+}
+
+/** The stats of one connection */
+export async function linkStats (conn: Connection): Promise<LinkStats> {
+  const transport = transportOf(conn)
+  const base = { peerId: conn.remotePeer.toString(), transport }
+  if (transport !== 'webrtc') return { ...base, route: transport === 'relay' ? 'relayed' : 'websocket' }
+  const pc = peerConnectionOf(conn)
+  const report = pc == null ? undefined : await pc.getStats()
+  const pair = report == null ? undefined : selectedPair(report)
+  if (report == null || pair == null) return { ...base, route: 'direct' }
+  const local = report.get(pair.localCandidateId)
+  const remote = report.get(pair.remoteCandidateId)
+  const types = [local?.candidateType, remote?.candidateType] as Array<CandidateType | undefined>
+  const route: Route = types.includes('relay') ? 'turn' : types.some(t => t === 'srflx' || t === 'prflx') ? 'stun' : 'direct'
+  return {
+    ...base,
+    route,
+    local: types[0],
+    remote: types[1],
+    protocol: local?.relayProtocol ?? local?.protocol,
+    rtt: typeof pair.currentRoundTripTime === 'number' ? pair.currentRoundTripTime * 1000 : undefined,
+    bytesSent: pair.bytesSent,
+    bytesReceived: pair.bytesReceived
+  }
+}
+
+/** The candidate pair ICE uses now: the transport's selectedCandidatePairId (Chromium), else the `selected` or nominated succeeded pair (Firefox) */
+function selectedPair (report: RTCStatsReport): any {
+  let fallback: any
+  for (const stat of report.values()) {
+    if (stat.type === 'transport' && stat.selectedCandidatePairId != null) return report.get(stat.selectedCandidatePairId)
+    if (stat.type === 'candidate-pair' && (stat.selected === true || (stat.nominated === true && stat.state === 'succeeded'))) fallback ??= stat
+  }
+  return fallback
+}
