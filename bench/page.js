@@ -44,7 +44,7 @@
     for (let sent = 0; sent < total; sent += chunk) {
       if (!stream.send(data)) await stream.onDrain()
     }
-    for await (const _ of stream) break // the one-byte acknowledgement
+    await stream[Symbol.asyncIterator]().next() // the one-byte acknowledgement
     const ms = now() - t0
     await stream.close().catch(() => {})
     return ms

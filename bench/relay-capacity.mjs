@@ -76,7 +76,8 @@ function watchHealth (url) {
   let failures = 0
   let running = true
   const done = (async () => {
-    while (running) {
+    // eslint-disable-next-line no-unmodified-loop-condition -- set to false by the timer below, between awaits
+  while (running) {
       const started = performance.now()
       try {
         const res = await fetch(url, { signal: AbortSignal.timeout(5_000) })

@@ -48,6 +48,7 @@ let cycles = 0
 let failures = 0
 let stopped = false
 async function churn (i) {
+  // eslint-disable-next-line no-unmodified-loop-condition -- set by the end of the run, between awaits
   while (!stopped) {
     try {
       const peer = await createPeer({ relays: addresses, identity: 'memory', maxDirectPeers: 0 })

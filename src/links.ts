@@ -4,6 +4,7 @@
 // through the relay or other members.
 import { transportOf } from './address.ts'
 import { peerLogger } from './logger.ts'
+import { peerConnectionOf } from './stats.ts'
 import type { Connector } from './connect.ts'
 import type { PeerNode } from './node.ts'
 import type { Connection } from '@libp2p/interface'
@@ -19,7 +20,9 @@ export const MESH_DEFAULTS = {
   /** attempts at a direct link to one member (the first and three retries) */
   attempts: 4,
   /** after that many failed attempts, a member still present gets a new round this much later */
-  roundPauseMs: 60_000
+  roundPauseMs: 60_000,
+  /** how often WebRTC links are checked for an RTCPeerConnection that closed or failed without telling libp2p */
+  watchMs: 1_000
 } as const
 
 /** Links a peer directly (WebRTC) to the peers it `want`s, up to `max` direct links */
@@ -34,6 +37,7 @@ export class DirectLinks {
   /** peers the app asked for: linked whatever `max` says */
   private readonly eager = new Set<string>()
   private readonly controller = new AbortController()
+  private readonly watch: ReturnType<typeof setInterval>
 
   constructor (node: PeerNode, connector: Connector, max: number) {
     this.node = node
@@ -42,6 +46,9 @@ export class DirectLinks {
     this.self = node.peerId.toString()
     connector.addEventListener('link:relayed', this.onRelayed)
     node.addEventListener('connection:close', this.onClose)
+    // an RTCPeerConnection closed by its page, or one that failed, fires no event libp2p hears: the
+    // connection would stay "open" and GossipSub would keep sending into it
+    this.watch = setInterval(() => { this.closeDeadLinks() }, MESH_DEFAULTS.watchMs)
   }
 
   /**
@@ -83,6 +90,7 @@ export class DirectLinks {
   }
 
   stop (): void {
+    clearInterval(this.watch)
     this.controller.abort()
     this.connector.removeEventListener('link:relayed', this.onRelayed)
     this.node.removeEventListener('connection:close', this.onClose)
@@ -92,6 +100,17 @@ export class DirectLinks {
 
   /** connect() settled for a relayed link: keep trying to upgrade it in the background */
   private readonly onRelayed = (evt: CustomEvent<{ peerId: string, eager: boolean }>): void => { this.want(evt.detail.peerId, evt.detail.eager) }
+
+  private closeDeadLinks (): void {
+    for (const conn of this.node.getConnections()) {
+      if (conn.status !== 'open' || transportOf(conn) !== 'webrtc') continue
+      const state = peerConnectionOf(conn)?.connectionState
+      if (state === 'closed' || state === 'failed') {
+        log('the RTCPeerConnection to %s is %s: closing its connection', conn.remotePeer, state)
+        conn.abort(new Error(`RTCPeerConnection ${state}`))
+      }
+    }
+  }
 
   /** A member's WebRTC link closed and it is still in a room with us: link again (the lower PeerId at once) */
   private readonly onClose = (evt: CustomEvent<Connection>): void => {

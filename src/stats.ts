@@ -33,7 +33,7 @@ export interface LinkStats {
 }
 
 /** The RTCPeerConnection behind a WebRTC connection (@libp2p/webrtc keeps it on the connection's maConn and muxer) */
-function peerConnectionOf (conn: Connection): RTCPeerConnection | undefined {
+export function peerConnectionOf (conn: Connection): RTCPeerConnection | undefined {
   const c = conn as any
   const pc = c.maConn?.peerConnection ?? c.muxer?.peerConnection
   return typeof pc?.getStats === 'function' ? pc : undefined
@@ -45,9 +45,16 @@ export async function linkStats (conn: Connection): Promise<LinkStats> {
   const base = { peerId: conn.remotePeer.toString(), transport }
   if (transport !== 'webrtc') return { ...base, route: transport === 'relay' ? 'relayed' : 'websocket' }
   const pc = peerConnectionOf(conn)
-  const report = pc == null ? undefined : await pc.getStats()
-  const pair = report == null ? undefined : selectedPair(report)
-  if (report == null || pair == null) return { ...base, route: 'direct' }
+  if (pc == null) return { ...base, route: 'direct' }
+  let report = await pc.getStats()
+  let pair = selectedPair(report)
+  // right after the link opens a browser may not have reported the pair it chose yet
+  for (let i = 0; pair == null && i < 10; i++) {
+    await new Promise(resolve => setTimeout(resolve, 100))
+    report = await pc.getStats()
+    pair = selectedPair(report)
+  }
+  if (pair == null) return { ...base, route: 'direct' }
   const local = report.get(pair.localCandidateId)
   const remote = report.get(pair.remoteCandidateId)
   const types = [local?.candidateType, remote?.candidateType] as Array<CandidateType | undefined>

@@ -3,7 +3,8 @@
 // test ends.
 import { test as base, chromium, firefox } from '@playwright/test'
 import { chromiumLaunchOptions, firefoxLaunchOptions } from './browsers.ts'
-import { RelayProcess, startSite } from './support.ts'
+import { RelayProcess, startCoturn, startSite } from './support.ts'
+import type { Coturn } from './support.ts'
 import type { Browser, BrowserContext, Page } from '@playwright/test'
 
 export { RelayProcess }
@@ -19,6 +20,8 @@ interface Fixtures {
   launch: (kind: BrowserKind) => Promise<Browser>
   /** starts a browser with a persistent profile in `dir` (for identity-survives-restart tests) */
   launchPersistent: (kind: BrowserKind, dir: string) => Promise<BrowserContext>
+  /** a coturn process on 127.0.0.1 (started on first use), stopped after the test */
+  coturn: () => Promise<Coturn>
 }
 
 interface WorkerFixtures {
@@ -58,6 +61,12 @@ export const test = base.extend<Fixtures, WorkerFixtures>({
       return browser
     })
     await Promise.all(browsers.map(async b => b.close()))
+  },
+
+  coturn: async ({}, use, testInfo) => {
+    let started: Coturn | undefined
+    await use(async () => { started ??= await startCoturn(testInfo.outputPath('coturn')); return started })
+    await started?.stop()
   },
 
   launchPersistent: async ({}, use) => {

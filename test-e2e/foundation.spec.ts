@@ -1,7 +1,7 @@
 // The foundation, end to end: a real relay process, two Chromium processes and one Firefox ESR,
 // each page loading dist/peerlane.min.js with a plain <script> tag.
 import { test, expect, openPage } from './fixtures.ts'
-import { connections, events, joinRoom, send, startPeer, startPeerError, waitForMessage, waitForRoomPeers } from './peer-page.ts'
+import { connections, events, joinRoom, send, startPeer, waitForMessage, waitForRoomPeers } from './peer-page.ts'
 import type { Page } from '@playwright/test'
 
 /** Whether the page's libp2p node holds an unlimited WebRTC connection to `peerId` (the issue's own test of "direct") */

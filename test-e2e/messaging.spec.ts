@@ -144,7 +144,7 @@ test('the relay stands by while every member is linked directly, and carries the
 test('a stock js-libp2p peer joins a room by its documented topic and envelope; bad messages are dropped and their author muted', async ({ relay, launch, pageUrl }) => {
   const [chromeA, chromeB] = await Promise.all([launch('chromium'), launch('chromium')])
   const [pa, pb] = await Promise.all([openPage(chromeA, pageUrl), openPage(chromeB, pageUrl)])
-  const [A, B] = await Promise.all([pa, pb].map(async page => startPeer(page, [relay.address])))
+  const [, B] = await Promise.all([pa, pb].map(async page => startPeer(page, [relay.address])))
   const topic = 'peerlane/1/room/stock'
   const stock = await stockPeer(relay.address)
   const unsigned = await stockPeer(relay.address, false)

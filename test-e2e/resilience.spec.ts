@@ -2,12 +2,6 @@
 // cannot connect — real relay processes, real browsers.
 import { RelayProcess, test, expect, openPage } from './fixtures.ts'
 import { connections, events, joinRoom, send, startPeer, waitForMessage, waitForRoomPeers } from './peer-page.ts'
-import type { Page } from '@playwright/test'
-
-/** ms since the page's time origin, to line up events in several pages */
-async function reservedSince (page: Page, since: number): Promise<number | undefined> {
-  return await page.evaluate((since) => (window as any).events.find((e: any) => e.type === 'relay:reserved' && e.at >= since)?.at, since)
-}
 
 test('after the relay is SIGKILLed and restarted on the same port and key, every peer re-reserves and is reachable again', async ({ relay, launch, pageUrl }) => {
   const [chromeA, chromeB, fox] = await Promise.all([launch('chromium'), launch('chromium'), launch('firefox')])

@@ -162,3 +162,65 @@ export async function startSite (options: SiteOptions): Promise<Site> {
     close: async () => { server.closeAllConnections(); await new Promise(resolve => server.close(resolve)) }
   }
 }
+
+/** A coturn (`turnserver`, Debian's coturn) on 127.0.0.1, with the shared secret the relay signs credentials with */
+export interface Coturn {
+  /** its listening port (UDP and TCP) */
+  port: number
+  /** a file holding the secret, mode 600, for the relay's --turn-secret-file */
+  secretFile: string
+  stop: () => Promise<void>
+}
+
+/**
+ * Starts turnserver in the foreground on free ports, writing nothing outside `dir`. Loopback peers are
+ * allowed here only because both browsers of a test sit on 127.0.0.1 (the shipped deploy/turnserver.conf
+ * denies loopback and private ranges).
+ */
+export async function startCoturn (dir: string): Promise<Coturn> {
+  await mkdir(dir, { recursive: true })
+  const port = await freeUdpPort()
+  const secret = Array.from({ length: 32 }, () => Math.floor(Math.random() * 16).toString(16)).join('')
+  const secretFile = join(dir, 'turn-secret')
+  const { writeFile } = await import('node:fs/promises')
+  await writeFile(secretFile, secret, { mode: 0o600 })
+  const min = 20_000 + Math.floor(Math.random() * 12_000)
+  const child = spawn('/usr/bin/turnserver', [
+    '-n', '--listening-ip=127.0.0.1', `--listening-port=${port}`, '--relay-ip=127.0.0.1', `--min-port=${min}`, `--max-port=${min + 99}`,
+    '--use-auth-secret', `--static-auth-secret=${secret}`, '--realm=peerlane.test', '--fingerprint',
+    '--no-tls', '--no-dtls', '--no-cli', '--no-rfc5780', '--log-file=stdout', '--simple-log',
+    `--pidfile=${join(dir, 'turnserver.pid')}`, `--db=${join(dir, 'turndb')}`, '--allow-loopback-peers'
+  ], { stdio: ['ignore', 'pipe', 'pipe'] })
+  let output = ''
+  child.stdout?.on('data', (d: Buffer) => { output += d.toString() })
+  child.stderr?.on('data', (d: Buffer) => { output += d.toString() })
+  const stop = async (): Promise<void> => {
+    if (child.exitCode != null || child.signalCode != null) return
+    const exited = new Promise<void>(resolve => child.once('exit', () => { resolve() }))
+    child.kill('SIGTERM')
+    const timer = setTimeout(() => child.kill('SIGKILL'), 3_000)
+    await exited
+    clearTimeout(timer)
+  }
+  // listening once it answers a STUN Binding request
+  const socket = createSocket('udp4')
+  try {
+    const request = Buffer.alloc(20)
+    request.writeUInt16BE(0x0001, 0)
+    request.writeUInt32BE(0x2112a442, 4)
+    for (let i = 0; i < 12; i++) request[8 + i] = Math.floor(Math.random() * 256)
+    const answered = new Promise<void>(resolve => socket.once('message', () => { resolve() }))
+    for (let i = 0; i < 50; i++) {
+      if (child.exitCode != null) throw new Error(`turnserver exited with ${child.exitCode}:\n${output}`)
+      socket.send(request, port, '127.0.0.1')
+      const ok = await Promise.race([answered.then(() => true), new Promise<boolean>(resolve => setTimeout(() => { resolve(false) }, 200))])
+      if (ok) return { port, secretFile, stop }
+    }
+    throw new Error(`turnserver did not answer on udp 127.0.0.1:${port}:\n${output}`)
+  } catch (err) {
+    await stop()
+    throw err
+  } finally {
+    socket.close()
+  }
+}
