@@ -39,24 +39,30 @@ export function newId (): string {
 /** An app message's envelope: a string, bytes or any JSON value as its payload */
 export function messageEnvelope (data: unknown): RoomEnvelope & { data: Uint8Array<ArrayBuffer> } {
   const [encoding, bytes] = encode(data)
-  return { id: newId(), timestamp: BigInt(Date.now()), encoding, data: bytes, presence: RoomEnvelope.Presence.NONE }
+  return { id: newId(), timestamp: BigInt(Date.now()), encoding, data: bytes, presence: RoomEnvelope.Presence.NONE, hidden: false }
 }
 
-/** A presence beacon's envelope (no payload) */
-export function presenceEnvelope (presence: RoomEnvelope.Presence): RoomEnvelope {
-  return { id: newId(), timestamp: BigInt(Date.now()), encoding: RoomEnvelope.Encoding.BYTES, data: new Uint8Array(0), presence }
+/** A presence beacon's envelope (no payload); `hidden` on a HERE beacon when our page is hidden */
+export function presenceEnvelope (presence: RoomEnvelope.Presence, hidden = false): RoomEnvelope {
+  return { id: newId(), timestamp: BigInt(Date.now()), encoding: RoomEnvelope.Encoding.BYTES, data: new Uint8Array(0), presence, hidden }
+}
+
+/** A received presence beacon, decoded: its kind, and whether its sender's page is hidden */
+export interface Beacon {
+  presence: RoomEnvelope.Presence
+  hidden: boolean
 }
 
 /**
- * A received envelope from `author`, decoded: an app message, a presence beacon's kind, or undefined when it
+ * A received envelope from `author`, decoded: an app message, a presence beacon, or undefined when it
  * is malformed or over `maxMessageSize` (the message must then be dropped)
  */
-export function decodeEnvelope (author: string, bytes: Uint8Array, maxMessageSize: number): RoomMessage | RoomEnvelope.Presence | undefined {
+export function decodeEnvelope (author: string, bytes: Uint8Array, maxMessageSize: number): RoomMessage | Beacon | undefined {
   if (bytes.byteLength > maxMessageSize + ENVELOPE_OVERHEAD) return undefined
   try {
     const env = RoomEnvelope.decode(bytes)
     if (env.data.byteLength > maxMessageSize || env.id === '' || env.id.length > 64) return undefined
-    if (env.presence !== RoomEnvelope.Presence.NONE) return env.data.byteLength === 0 ? env.presence : undefined
+    if (env.presence !== RoomEnvelope.Presence.NONE) return env.data.byteLength === 0 ? { presence: env.presence, hidden: env.hidden } : undefined
     return { id: env.id, from: author, data: env.data, timestamp: Number(env.timestamp), ...decodeText(env) }
   } catch {
     return undefined

@@ -7,6 +7,8 @@ export interface PageHandlers {
   onHide?: (persisted: boolean) => void
   /** the network came back (`online`) or the tab became visible: a good time to reconnect at once */
   onWake?: () => void
+  /** the page was hidden or is about to be frozen (`true`), or is visible or resumed again (`false`) */
+  onHidden?: (hidden: boolean) => void
 }
 
 /** Starts watching the page; returns the function that stops it */

@@ -169,6 +169,8 @@ class PeerImpl extends TypedEventEmitter<PeerEvents> implements Peer {
   private readonly handlers = new Map<string, string[]>()
   private unwatchPage = (): void => {}
   private stopped = false
+  /** the page is hidden or frozen: rooms joined now say so from their first beacon */
+  private hidden = false
 
   constructor (parts: Parts) {
     super()
@@ -199,7 +201,14 @@ class PeerImpl extends TypedEventEmitter<PeerEvents> implements Peer {
     })
     relays.addEventListener('relay:reserved', evt => { this.safeDispatchEvent('relay:reserved', { detail: evt.detail }) })
     relays.addEventListener('relay:lost', evt => { this.safeDispatchEvent('relay:lost', { detail: evt.detail }) })
-    this.unwatchPage = watchPage({ onHide: persisted => { this.onPageHide(persisted) }, onWake: () => { relays.wake(); this.parts.links.wake() } })
+    this.unwatchPage = watchPage({
+      onHide: persisted => { this.onPageHide(persisted) },
+      onWake: () => { relays.wake(); this.parts.links.wake() },
+      onHidden: hidden => {
+        this.hidden = hidden
+        for (const room of this.parts.rooms.values()) void room.setHidden(hidden)
+      }
+    })
     await relays.prepare()
     await node.start()
     await relays.connect(signal)
@@ -236,6 +245,7 @@ class PeerImpl extends TypedEventEmitter<PeerEvents> implements Peer {
     room.addEventListener('peer:leave', evt => { links.release(evt.detail.peerId) })
     rooms.set(name, room)
     try {
+      await room.setHidden(this.hidden)
       await room.open(options)
     } catch (err) {
       await room.leave()

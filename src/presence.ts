@@ -1,5 +1,7 @@
 // Who is in a room: members announce themselves with a beacon every HEARTBEAT_MS; a member not heard from
-// for MEMBER_TIMEOUT_MS, or whose last connection to us closed (DISCONNECT_GRACE_MS), has left.
+// for MEMBER_TIMEOUT_MS, or whose last connection to us closed (DISCONNECT_GRACE_MS), has left. A member
+// whose page is hidden or frozen says so (its beacons may stop: browsers throttle a hidden page's timers to
+// about once a minute, and run nothing in a frozen one) and is kept for HIDDEN_MEMBER_TIMEOUT_MS instead.
 import type { PeerNode } from './node.ts'
 import type { PeerId } from '@libp2p/interface'
 
@@ -9,6 +11,8 @@ export const HEARTBEAT_MS = 2_000
 export const MEMBER_TIMEOUT_MS = 6_000
 /** a member whose last connection to us closed is dropped this soon, unless heard from meanwhile */
 export const DISCONNECT_GRACE_MS = 3_500
+/** a member whose page said it is hidden (or about to be frozen) is kept this long without a beacon */
+export const HIDDEN_MEMBER_TIMEOUT_MS = 10 * 60_000
 
 /** What presence tells its room */
 export interface PresenceEvents {
@@ -22,7 +26,10 @@ export interface PresenceEvents {
 
 /** The members of one room and when each was last heard from */
 export class Presence {
+  /** member → when last heard from */
   private readonly members = new Map<string, number>()
+  /** members whose last beacon said their page is hidden */
+  private readonly hidden = new Set<string>()
   private readonly node: PeerNode
   private readonly events: PresenceEvents
   private heartbeat?: ReturnType<typeof setInterval>
@@ -58,10 +65,12 @@ export class Presence {
     this.members.clear()
   }
 
-  /** `peerId` was heard from (a beacon or a message) */
-  seen (peerId: string): void {
+  /** `peerId` was heard from (a beacon or a message); `hidden` when a beacon said its page is hidden */
+  seen (peerId: string, hidden = false): void {
     const known = this.members.has(peerId)
     this.members.set(peerId, Date.now())
+    if (hidden) this.hidden.add(peerId)
+    else this.hidden.delete(peerId)
     if (known) return
     this.events.join(peerId)
     // a newcomer should not wait a whole heartbeat to learn we are here; jitter spreads the answers of a busy room
@@ -73,13 +82,14 @@ export class Presence {
 
   /** `peerId` said goodbye */
   left (peerId: string): void {
+    this.hidden.delete(peerId)
     if (this.members.delete(peerId)) this.events.leave(peerId)
   }
 
-  private sweep (): void {
-    const cutoff = Date.now() - MEMBER_TIMEOUT_MS
+  /** Drops members not heard from in time; with `now`, the sweep of a page that was frozen and resumes */
+  sweep (now = Date.now()): void {
     for (const [peerId, lastSeen] of this.members) {
-      if (lastSeen < cutoff) this.left(peerId)
+      if (lastSeen < now - (this.hidden.has(peerId) ? HIDDEN_MEMBER_TIMEOUT_MS : MEMBER_TIMEOUT_MS)) this.left(peerId)
     }
   }
 

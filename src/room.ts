@@ -6,7 +6,7 @@ import { decodeEnvelope, messageEnvelope, presenceEnvelope, roomTopic } from './
 import { InvalidConfigError, MessageTooLargeError, PeerStoppedError } from './errors.ts'
 import { RoomEnvelope } from './pb/room.ts'
 import { Presence } from './presence.ts'
-import type { RoomMessage } from './envelope.ts'
+import type { Beacon, RoomMessage } from './envelope.ts'
 import type { Guard } from './guard.ts'
 import type { PeerNode } from './node.ts'
 import type { Message } from '@libp2p/gossipsub'
@@ -94,9 +94,12 @@ export class RoomImpl extends TypedEventEmitter<RoomEvents> implements Room {
   private readonly presence: Presence
   private readonly validators: RoomValidator[] = []
   /** messages decoded by the validator (an app message, or a presence beacon's kind), so the message handler need not decode them again */
-  private readonly checked = new WeakMap<Message, RoomMessage | RoomEnvelope.Presence>()
+  private readonly checked = new WeakMap<Message, RoomMessage | Beacon>()
   private readonly onLeft: (members: string[]) => void
   private left = false
+  /** our page is hidden: our beacons say so */
+  private hidden = false
+  private opened = false
 
   constructor (node: PeerNode, guard: Guard, name: string, options: RoomOptions, onLeft: (members: string[]) => void) {
     super()
@@ -133,6 +136,7 @@ export class RoomImpl extends TypedEventEmitter<RoomEvents> implements Room {
     pubsub.addEventListener('message', this.onMessage)
     pubsub.subscribe(this.topic)
     await this.firstSubscriber(options.timeout ?? 5_000, options.signal)
+    this.opened = true
     this.presence.start()
   }
 
@@ -165,6 +169,16 @@ export class RoomImpl extends TypedEventEmitter<RoomEvents> implements Room {
     await this.announce(RoomEnvelope.Presence.LEAVE)
   }
 
+  /**
+   * Our page was hidden (or is about to be frozen), or is visible again: members hear it at once, so they
+   * keep us while our beacons stop, and see us back (and we them: a fresh sweep) when it resumes
+   */
+  async setHidden (hidden: boolean): Promise<void> {
+    if (this.left || hidden === this.hidden) return
+    this.hidden = hidden
+    if (this.opened) await this.announce(RoomEnvelope.Presence.HERE)
+  }
+
   private async firstSubscriber (timeout: number, signal?: AbortSignal): Promise<void> {
     const pubsub = this.node.services.pubsub
     if (pubsub.getSubscribers(this.topic).length > 0) return
@@ -189,7 +203,7 @@ export class RoomImpl extends TypedEventEmitter<RoomEvents> implements Room {
   /** Publishes a presence beacon; resolves once it is sent (or could not be), never rejects */
   private async announce (presence: RoomEnvelope.Presence): Promise<void> {
     if (this.left) return
-    await this.publish(presenceEnvelope(presence))
+    await this.publish(presenceEnvelope(presence, presence === RoomEnvelope.Presence.HERE && this.hidden))
       .catch(() => {}) // presence is best effort; the next beacon follows soon
   }
 
@@ -216,10 +230,10 @@ export class RoomImpl extends TypedEventEmitter<RoomEvents> implements Room {
     return TopicValidatorResult.Accept
   }
 
-  /** The message decoded (for a valid presence beacon, its kind), or undefined when it must be dropped */
-  private async check (author: string, data: Uint8Array): Promise<RoomMessage | RoomEnvelope.Presence | undefined> {
+  /** The message decoded (an app message or a presence beacon), or undefined when it must be dropped */
+  private async check (author: string, data: Uint8Array): Promise<RoomMessage | Beacon | undefined> {
     const message = decodeEnvelope(author, data, this.maxMessageSize)
-    if (typeof message !== 'object') return message
+    if (message == null || isBeacon(message)) return message
     for (const fn of this.validators) {
       try {
         if (await fn(message) === false) return undefined
@@ -236,12 +250,17 @@ export class RoomImpl extends TypedEventEmitter<RoomEvents> implements Room {
     const from = msg.from.toString()
     if (from === this.self) return
     // the validator's verdict; a message it never saw is treated as a beacon, by what it says it is
-    const message = this.checked.get(msg) ?? RoomEnvelope.decode(msg.data).presence
-    if (message === RoomEnvelope.Presence.LEAVE) {
-      this.presence.left(from)
+    const message = this.checked.get(msg) ?? RoomEnvelope.decode(msg.data)
+    if (isBeacon(message)) {
+      if (message.presence === RoomEnvelope.Presence.LEAVE) this.presence.left(from)
+      else this.presence.seen(from, message.hidden)
       return
     }
     this.presence.seen(from)
-    if (typeof message === 'object') this.safeDispatchEvent('message', { detail: message })
+    this.safeDispatchEvent('message', { detail: message })
   }
+}
+
+function isBeacon (message: RoomMessage | Beacon): message is Beacon {
+  return 'presence' in message
 }

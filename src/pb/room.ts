@@ -9,6 +9,7 @@ export interface RoomEnvelope {
   encoding: RoomEnvelope.Encoding
   data: Uint8Array<ArrayBuffer>
   presence: RoomEnvelope.Presence
+  hidden: boolean
 }
 
 export namespace RoomEnvelope {
@@ -82,6 +83,11 @@ export namespace RoomEnvelope {
           RoomEnvelope.Presence.codec().encode(obj.presence, w)
         }
 
+        if ((obj.hidden != null && obj.hidden !== false)) {
+          w.uint32(48)
+          w.bool(obj.hidden)
+        }
+
         if (opts.lengthDelimited !== false) {
           w.ldelim()
         }
@@ -91,7 +97,8 @@ export namespace RoomEnvelope {
           timestamp: 0n,
           encoding: Encoding.BYTES,
           data: uint8ArrayAlloc(0),
-          presence: Presence.NONE
+          presence: Presence.NONE,
+          hidden: false
         }
 
         const end = length == null ? reader.len : reader.pos + length
@@ -118,6 +125,10 @@ export namespace RoomEnvelope {
             }
             case 5: {
               obj.presence = RoomEnvelope.Presence.codec().decode(reader)
+              break
+            }
+            case 6: {
+              obj.hidden = reader.bool()
               break
             }
             default: {
@@ -170,6 +181,13 @@ export namespace RoomEnvelope {
               }
               break
             }
+            case 6: {
+              yield {
+                field: `${prefix}.hidden`,
+                value: reader.bool()
+              }
+              break
+            }
             default: {
               reader.skipType(tag & 7)
               break
@@ -207,6 +225,11 @@ export namespace RoomEnvelope {
     value: RoomEnvelope.Presence
   }
 
+  export interface RoomEnvelopeHiddenFieldEvent {
+    field: '$.hidden'
+    value: boolean
+  }
+
   export function encode (obj: Partial<RoomEnvelope>): Uint8Array<ArrayBuffer> {
     return encodeMessage(obj, RoomEnvelope.codec())
   }
@@ -215,7 +238,7 @@ export namespace RoomEnvelope {
     return decodeMessage(buf, RoomEnvelope.codec(), opts)
   }
 
-  export function stream (buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<RoomEnvelope>): Generator<RoomEnvelopeIdFieldEvent | RoomEnvelopeTimestampFieldEvent | RoomEnvelopeEncodingFieldEvent | RoomEnvelopeDataFieldEvent | RoomEnvelopePresenceFieldEvent> {
+  export function stream (buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<RoomEnvelope>): Generator<RoomEnvelopeIdFieldEvent | RoomEnvelopeTimestampFieldEvent | RoomEnvelopeEncodingFieldEvent | RoomEnvelopeDataFieldEvent | RoomEnvelopePresenceFieldEvent | RoomEnvelopeHiddenFieldEvent> {
     return streamMessage(buf, RoomEnvelope.codec(), opts)
   }
 }
