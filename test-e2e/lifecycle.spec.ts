@@ -41,7 +41,6 @@ test('a hidden, then frozen tab stays in the room for the others past the member
   expect(await pa.evaluate(() => (window as any).rooms.background.peers)).toEqual([B.id])
   expect(await pa.evaluate(() => (window as any).left)).toEqual([])
 
-
   // back to the foreground: messages flow both ways again, and B never left
   await cdp.send('Debugger.resume')
   await cdp.send('Page.setWebLifecycleState', { state: 'active' })
