@@ -71,6 +71,41 @@
       return { ms }
     },
 
+    /**
+     * peer.connect(peerId) as apps call it (relayed first): ms until it resolves (usable: a request can go
+     * out) and until the direct WebRTC link is up (connection:direct)
+     */
+    async peerlaneConnectUsable ({ peerId }) {
+      const t0 = now()
+      const direct = new Promise(resolve => {
+        const on = (e) => { if (e.detail.peerId === peerId) { state.peer.removeEventListener('connection:direct', on); resolve(now() - t0) } }
+        state.peer.addEventListener('connection:direct', on)
+      })
+      await state.peer.connect(peerId, { signal: AbortSignal.timeout(20_000) })
+      const usable = now() - t0
+      const directMs = await Promise.race([direct, new Promise((resolve, reject) => setTimeout(() => reject(new Error('no direct link within 20 s')), 20_000))])
+      return { ms: usable, direct: directMs }
+    },
+
+    /**
+     * Closes this page's RTCPeerConnection to `peerId` under libp2p (as a network change would) and measures
+     * how long until a direct WebRTC link to it is open again (links.ts heals room members' links)
+     */
+    async peerlaneHeal ({ peerId }) {
+      const isLink = (c) => c.remotePeer.toString() === peerId && c.remoteAddr.toString().includes('/webrtc') && c.status === 'open'
+      const conn = state.node.getConnections().find(isLink)
+      const pc = conn?.maConn?.peerConnection ?? conn?.muxer?.peerConnection
+      if (pc == null) throw new Error('no direct link to heal')
+      const t0 = now()
+      pc.close()
+      while (state.node.getConnections().some(c => c === conn && c.status === 'open')) await new Promise(resolve => setTimeout(resolve, 20))
+      while (!state.node.getConnections().some(isLink)) {
+        if (now() - t0 > 30_000) throw new Error('not healed within 30 s')
+        await new Promise(resolve => setTimeout(resolve, 20))
+      }
+      return { ms: now() - t0 }
+    },
+
     async peerlaneJoin ({ room, echo }) {
       state.room = await state.peer.join(room)
       state.pongs = new Map()
@@ -220,7 +255,7 @@
         const msg = JSON.parse(e.data)
         chain = chain.then(async () => {
           if (msg.type === 'offer') {
-            pc = new RTCPeerConnection({ iceServers: [] })
+            pc = new RTCPeerConnection({ iceServers: window.BENCH_ICE_SERVERS ?? [] })
             raw.pcs.push(pc)
             pc.addEventListener('icecandidate', c => { if (c.candidate != null) raw.ws.send(JSON.stringify({ to: msg.from, type: 'candidate', candidate: c.candidate })) })
             pc.addEventListener('datachannel', ({ channel }) => serveChannel(channel))
@@ -238,7 +273,7 @@
     async rawConnect ({ signalling, id, target }) {
       const ws = await openSignalling(signalling, id)
       const t0 = now()
-      const pc = new RTCPeerConnection({ iceServers: [] })
+      const pc = new RTCPeerConnection({ iceServers: window.BENCH_ICE_SERVERS ?? [] })
       const channel = pc.createDataChannel('bench')
       channel.binaryType = 'arraybuffer'
       let chain = Promise.resolve()

@@ -77,7 +77,7 @@ function watchHealth (url) {
   let running = true
   const done = (async () => {
     // eslint-disable-next-line no-unmodified-loop-condition -- set to false by the timer below, between awaits
-  while (running) {
+    while (running) {
       const started = performance.now()
       try {
         const res = await fetch(url, { signal: AbortSignal.timeout(5_000) })
@@ -254,7 +254,11 @@ console.log('\nRSS per client = (RSS holding them - idle RSS) / reserved. Raw fi
 // `npm run bench` runs this with PEERLANE_BENCH_JSON=<file>: the figures join its table (bench/stats.ts's Figure)
 if (process.env.PEERLANE_BENCH_JSON != null) {
   const figure = (id, title, unit, better, pick, targets) => ({
-    id, title, unit, better, targets,
+    id,
+    title,
+    unit,
+    better,
+    targets,
     rows: results.map(r => ({ name: `${r.name} relay (${f(r.clients)} clients)`, samples: [pick(r)].filter(Number.isFinite) })),
     notes: ['one sample per relay: npm run bench:relay, same run; see bench/README.md › Relay capacity']
   })

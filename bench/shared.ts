@@ -4,7 +4,7 @@ import type { Figure, Row } from './stats.ts'
 import type { RelayProcess } from '../test-e2e/support.ts'
 import type { Browser, BrowserContext, Page } from '@playwright/test'
 
-export const FIGURES = ['bundle', 'ready', 'connect', 'latency', 'throughput', 'relay'] as const
+export const FIGURES = ['bundle', 'ready', 'connect', 'heal', 'latency', 'throughput', 'relay'] as const
 export type FigureId = typeof FIGURES[number]
 
 export interface Options {
@@ -58,6 +58,10 @@ export type Bundle = 'peerlane' | 'stock' | 'none'
 export async function openPage (env: Env, browser: Browser | BrowserContext, bundle: Bundle): Promise<Page> {
   const page = await browser.newPage()
   page.on('pageerror', err => { log(`page error: ${err.message}`) })
+  // the baselines (stock libp2p, raw RTCPeerConnection) get the STUN server Peerlane peers learn from the relay:
+  // in default browser settings host candidates are mDNS names, and without STUN nothing links at all
+  const iceServers = env.relay.stunPort === 0 ? [] : [{ urls: `stun:127.0.0.1:${env.relay.stunPort}` }]
+  await page.addInitScript((iceServers) => { (window as any).BENCH_ICE_SERVERS = iceServers }, iceServers)
   await page.goto(`${env.siteUrl}?bundle=${bundle}`)
   await page.waitForFunction(() => (window as any).bench != null)
   return page

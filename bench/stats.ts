@@ -46,6 +46,8 @@ export interface Target {
   kind: 'median' | 'ratio'
   /** for 'ratio': the baseline row's name */
   baseline?: string
+  /** the row the target is about, when it is not the figure's first (subject) row */
+  row?: string
   /** the subject must be at most this (lower-is-better figures) or at least this (higher-is-better) */
   value: number
   text: string
@@ -66,7 +68,7 @@ export interface Figure {
 }
 
 export function targetMet (figure: Figure, target: Target): boolean | undefined {
-  const subject = figure.rows[0]?.summary
+  const subject = (target.row == null ? figure.rows[0] : figure.rows.find(r => r.name === target.row))?.summary
   if (subject == null || subject.n === 0) return undefined
   let value = subject.median
   if (target.kind === 'ratio') {

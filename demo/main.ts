@@ -2,7 +2,7 @@
 // Members link to each other directly (WebRTC) on their own; the relay carries everything until then.
 import { createPeer, importIdentity } from 'peerlane'
 import { describeFile, receiveFiles, sendFile } from './files.ts'
-import type { ConnectionInfo, Peer, Room, RoomMessage } from 'peerlane'
+import type { ConnectionInfo, Peer, Room, RoomMessage, Route } from 'peerlane'
 
 /** what travels in the room, as JSON */
 type DemoMessage =
@@ -16,6 +16,7 @@ const NICK_KEY = 'peerlane-demo:nickname'
 
 const nicknames = new Map<string, string>()
 const rtts = new Map<string, number>()
+const routes = new Map<string, Route>()
 let peer: Peer
 let room: Room | undefined
 
@@ -153,6 +154,9 @@ function renderPeers (): void {
     li.dataset.peerId = id
     const link = links.get(id)
     const kind = link == null ? 'connecting' : link.direct ? 'direct' : 'relayed'
+    // the path a direct link takes: local addresses, the NAT mappings STUN found, or a TURN server
+    const route = routes.get(id)
+    const via = kind === 'direct' && route === 'stun' ? ' · STUN' : kind === 'direct' && route === 'turn' ? ' · TURN' : ''
     const nick = document.createElement('span')
     nick.className = 'nick'
     nick.textContent = nicknames.get(id) ?? 'someone'
@@ -160,12 +164,12 @@ function renderPeers (): void {
     pid.className = 'mono'
     pid.textContent = short(id)
     const badge = document.createElement('span')
-    badge.className = `badge ${kind}`
-    badge.textContent = kind
+    badge.className = `badge ${kind}${via === ' · TURN' ? ' turn' : ''}`
+    badge.textContent = kind + via
     const rtt = rtts.get(id)
     badge.title = link == null
       ? 'no link yet: messages go through the relay'
-      : `${link.transport === 'webrtc' ? 'WebRTC, browser to browser' : link.transport === 'relay' ? 'relayed circuit' : link.transport}${rtt != null ? `, round trip ${rtt.toFixed(0)} ms` : ''}`
+      : `${link.transport === 'webrtc' ? `WebRTC, browser to browser${via === ' · STUN' ? ' through your NATs (found by STUN)' : via === ' · TURN' ? ' through a TURN server' : ''}` : link.transport === 'relay' ? 'relayed circuit' : link.transport}${rtt != null ? `, round trip ${rtt.toFixed(0)} ms` : ''}`
     badge.setAttribute('aria-label', `${kind} link: ${badge.title}`)
     li.append(nick, pid, badge)
     return li
@@ -333,11 +337,19 @@ async function main (): Promise<void> {
   peer.addEventListener('relay:lost', () => { banner('Lost the relay. Reconnecting… (direct links keep working)'); renderYou() })
   peer.addEventListener('relay:reserved', () => { banner('Back online: reachable through the relay again.', 'ok', 4000); renderYou() })
   for (const type of ['peer:connect', 'peer:disconnect', 'connection:direct'] as const) peer.addEventListener(type, renderPeers)
-  // round-trip times for the badges' details
+  // round-trip times and routes for the badges' details
+  const refreshRoutes = (): void => {
+    peer.stats().then(links => {
+      for (const link of links) routes.set(link.peerId, link.route)
+      renderPeers()
+    }, () => {})
+  }
+  peer.addEventListener('connection:direct', refreshRoutes)
   setInterval(() => {
     for (const id of room?.peers ?? []) {
       peer.ping(id, { signal: AbortSignal.timeout(5_000) }).then(ms => { rtts.set(id, ms); renderPeers() }, () => {})
     }
+    refreshRoutes()
   }, 10_000)
 
   await receiveFiles(peer, incoming => {

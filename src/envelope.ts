@@ -51,6 +51,8 @@ export function presenceEnvelope (presence: RoomEnvelope.Presence, hidden = fals
 export interface Beacon {
   presence: RoomEnvelope.Presence
   hidden: boolean
+  /** the sender's clock when it sent it (ms since the epoch) */
+  timestamp: number
 }
 
 /**
@@ -62,7 +64,7 @@ export function decodeEnvelope (author: string, bytes: Uint8Array, maxMessageSiz
   try {
     const env = RoomEnvelope.decode(bytes)
     if (env.data.byteLength > maxMessageSize || env.id === '' || env.id.length > 64) return undefined
-    if (env.presence !== RoomEnvelope.Presence.NONE) return env.data.byteLength === 0 ? { presence: env.presence, hidden: env.hidden } : undefined
+    if (env.presence !== RoomEnvelope.Presence.NONE) return env.data.byteLength === 0 ? { presence: env.presence, hidden: env.hidden, timestamp: Number(env.timestamp) } : undefined
     return { id: env.id, from: author, data: env.data, timestamp: Number(env.timestamp), ...decodeText(env) }
   } catch {
     return undefined

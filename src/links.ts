@@ -4,6 +4,7 @@
 // through the relay or other members.
 import { transportOf } from './address.ts'
 import { peerLogger } from './logger.ts'
+import { hasWebRTC } from './node.ts'
 import { peerConnectionOf } from './stats.ts'
 import type { Connector } from './connect.ts'
 import type { PeerNode } from './node.ts'
@@ -36,6 +37,8 @@ export class DirectLinks {
   private readonly pending = new Map<string, ReturnType<typeof setTimeout>>()
   /** peers the app asked for: linked whatever `max` says */
   private readonly eager = new Set<string>()
+  /** members that cannot do WebRTC (their browser has none: WebKitGTK, some embedded views): no more attempts */
+  private readonly noWebRTC = new Set<string>()
   private readonly controller = new AbortController()
   private readonly watch: ReturnType<typeof setInterval>
 
@@ -56,7 +59,8 @@ export class DirectLinks {
    * full. `eager`: the app asked for this peer (connect()), so now and whatever `maxDirectPeers` says.
    */
   want (peerId: string, eager = false): void {
-    if (this.connector.hasDirect(peerId)) return
+    // a page without RTCPeerConnection links to nobody; a member without it is not asked again
+    if (!hasWebRTC || this.noWebRTC.has(peerId) || this.connector.hasDirect(peerId)) return
     if (eager) this.eager.add(peerId)
     if (this.pending.has(peerId)) return
     // both sides see each other at about the same time: the lower PeerId dials, the other only if that did not happen
@@ -75,6 +79,7 @@ export class DirectLinks {
     const n = (this.members.get(peerId) ?? 0) - 1
     if (n > 0) { this.members.set(peerId, n); return }
     this.members.delete(peerId)
+    this.noWebRTC.delete(peerId)
     clearTimeout(this.pending.get(peerId))
     this.pending.delete(peerId)
   }
@@ -136,6 +141,8 @@ export class DirectLinks {
     } catch (err: any) {
       log('direct link to %s, attempt %d, failed: %s', peerId, attempt, err.message)
       if (this.controller.signal.aborted) { done(); return }
+      // the member's relay answered, but the member itself speaks no WebRTC signalling: it has no WebRTC
+      if (String(err.message).includes('/webrtc-signaling')) { done(); this.noWebRTC.add(peerId); return }
       if (attempt >= MESH_DEFAULTS.attempts) {
         done()
         // a member that stays gets another round later: its network may have changed since

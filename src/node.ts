@@ -71,7 +71,7 @@ export interface NodeParts {
 }
 
 // a browser without WebRTC (WebKitGTK, some embedded views) must not offer a /webrtc address it cannot answer
-const hasWebRTC = typeof window === 'undefined' || typeof globalThis.RTCPeerConnection === 'function'
+export const hasWebRTC = typeof window === 'undefined' || typeof globalThis.RTCPeerConnection === 'function'
 
 /** Builds (but does not start) the libp2p node behind a Peer */
 export async function createNode (config: PeerConfig, privateKey: PrivateKey, { guard, standby, vouched, rtcConfiguration }: NodeParts): Promise<PeerNode> {

@@ -2,8 +2,11 @@
 // for MEMBER_TIMEOUT_MS, or whose last connection to us closed (DISCONNECT_GRACE_MS), has left. A member
 // whose page is hidden or frozen says so (its beacons may stop: browsers throttle a hidden page's timers to
 // about once a minute, and run nothing in a frozen one) and is kept for HIDDEN_MEMBER_TIMEOUT_MS instead.
+import { peerLogger } from './logger.ts'
 import type { PeerNode } from './node.ts'
 import type { PeerId } from '@libp2p/interface'
+
+const log = peerLogger('presence')
 
 /** Presence timing: members announce themselves this often… */
 export const HEARTBEAT_MS = 2_000
@@ -30,6 +33,11 @@ export class Presence {
   private readonly members = new Map<string, number>()
   /** members whose last beacon said their page is hidden */
   private readonly hidden = new Set<string>()
+  /**
+   * peers that said goodbye, and the time (their clock) they said it: anything they sent before it that
+   * arrives after it (a closing page's "hidden" beacon, say) does not bring them back
+   */
+  private readonly goodbyes = new Map<string, number>()
   private readonly node: PeerNode
   private readonly events: PresenceEvents
   private heartbeat?: ReturnType<typeof setInterval>
@@ -63,10 +71,19 @@ export class Presence {
     clearTimeout(this.answer)
     this.node.removeEventListener('peer:disconnect', this.onDisconnect)
     this.members.clear()
+    this.goodbyes.clear()
   }
 
-  /** `peerId` was heard from (a beacon or a message); `hidden` when a beacon said its page is hidden */
-  seen (peerId: string, hidden = false): void {
+  /**
+   * `peerId` was heard from (a beacon or a message, sent at `sentAt` by its clock); `hidden` when a beacon
+   * said its page is hidden
+   */
+  seen (peerId: string, hidden = false, sentAt = Number.POSITIVE_INFINITY): void {
+    const goodbye = this.goodbyes.get(peerId)
+    if (goodbye != null) {
+      if (sentAt <= goodbye) return
+      this.goodbyes.delete(peerId)
+    }
     const known = this.members.has(peerId)
     this.members.set(peerId, Date.now())
     if (hidden) this.hidden.add(peerId)
@@ -80,10 +97,18 @@ export class Presence {
     }, 50 + Math.random() * 250)
   }
 
-  /** `peerId` said goodbye */
-  left (peerId: string): void {
+  /** `peerId` said goodbye (at `sentAt`, by its clock), or was dropped */
+  left (peerId: string, sentAt?: number): void {
+    if (sentAt != null) {
+      this.goodbyes.set(peerId, Math.max(sentAt, this.goodbyes.get(peerId) ?? 0))
+      // bounded: a goodbye matters for the few seconds in which earlier messages may still arrive
+      if (this.goodbyes.size > 1024) this.goodbyes.delete(this.goodbyes.keys().next().value as string)
+    }
     this.hidden.delete(peerId)
-    if (this.members.delete(peerId)) this.events.leave(peerId)
+    if (this.members.delete(peerId)) {
+      log('%s left (%s)', peerId, sentAt != null ? 'goodbye' : 'timeout or lost connection')
+      this.events.leave(peerId)
+    }
   }
 
   /** Drops members not heard from in time; with `now`, the sweep of a page that was frozen and resumes */

@@ -250,15 +250,21 @@ export class RoomImpl extends TypedEventEmitter<RoomEvents> implements Room {
     const from = msg.from.toString()
     if (from === this.self) return
     // the validator's verdict; a message it never saw is treated as a beacon, by what it says it is
-    const message = this.checked.get(msg) ?? RoomEnvelope.decode(msg.data)
+    const message = this.checked.get(msg) ?? decodeUnchecked(msg.data)
     if (isBeacon(message)) {
-      if (message.presence === RoomEnvelope.Presence.LEAVE) this.presence.left(from)
-      else this.presence.seen(from, message.hidden)
+      if (message.presence === RoomEnvelope.Presence.LEAVE) this.presence.left(from, message.timestamp)
+      else this.presence.seen(from, message.hidden, message.timestamp)
       return
     }
-    this.presence.seen(from)
+    this.presence.seen(from, false, message.timestamp)
     this.safeDispatchEvent('message', { detail: message })
   }
+}
+
+/** A message GossipSub delivered without our validator (none is set for it yet): what it says it is, as a beacon */
+function decodeUnchecked (data: Uint8Array): Beacon {
+  const env = RoomEnvelope.decode(data)
+  return { presence: env.presence, hidden: env.hidden, timestamp: Number(env.timestamp) }
 }
 
 function isBeacon (message: RoomMessage | Beacon): message is Beacon {

@@ -32,7 +32,7 @@ test('a hidden, then frozen tab stays in the room for the others past the member
   // a page, and ignores Page.setWebLifecycleState 'frozen' for a visible one (measured here: its timers kept
   // running, no freeze event), so the debugger stops the page's script instead: nothing of it runs
   await setHidden(pb, true)
-  await pb.waitForTimeout(500) // the hidden beacon is signed and sent before the freeze
+  await pb.waitForTimeout(1_500) // hidden for a second (a closing tab is hidden first, too), then the beacon says so
   const cdp = await pb.context().newCDPSession(pb)
   await cdp.send('Page.setWebLifecycleState', { state: 'frozen' })
   await cdp.send('Debugger.enable')

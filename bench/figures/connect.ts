@@ -30,6 +30,26 @@ export async function connect (ctx: Context): Promise<Figure[]> {
     rows: [],
     notes: ['webrtc:dial-relay → webrtc:open-signaling-stream is the relayed connection (HOP/STOP, Noise, Yamux over the circuit); from there SDP and ICE go over it']
   }
+  // connect() as apps call it: usable once the relayed circuit is up, direct once WebRTC is (in the background)
+  const usable = row('Peerlane peer.connect(peerId) → usable (resolves)', 'subject')
+  const direct = row('Peerlane peer.connect(peerId) → direct (connection:direct)', 'subject')
+  const usableFigure: Figure = {
+    id: 'connect.usable',
+    title: 'connect (default, relayed first): → usable and → direct, two default-settings Chromium, the relay\'s STUN',
+    unit: 'ms',
+    better: 'lower',
+    rows: [usable, direct],
+    targets: [
+      { kind: 'median', row: usable.name, value: 1000, text: 'usable ≤ 1 s median' },
+      { kind: 'median', row: direct.name, value: 1000, text: 'direct ≤ 1 s median' }
+    ]
+  }
+  const usableOnce = async (sampled: boolean): Promise<void> => {
+    await withReadyPages(env, 'peerlane', async (_pa, pb, a) => {
+      const result = await call(pb, 'peerlaneConnectUsable', { peerId: a }).catch((err: Error) => { if (sampled) { usable.failures++; direct.failures++ } log(`connect.usable failed: ${err.message}`) })
+      if (sampled && result != null) { usable.samples.push(result.ms); direct.samples.push(result.direct) }
+    }, { on: 'transport:listening' })
+  }
   const libp2p = async (subject: Row | undefined, bundle: 'peerlane' | 'stock'): Promise<void> => {
     await withReadyPages(env, bundle, async (_pa, pb, a) => {
       await warmUpOrSample(subject, async () => {
@@ -45,9 +65,10 @@ export async function connect (ctx: Context): Promise<Figure[]> {
   await libp2p(undefined, 'peerlane')
   await libp2p(undefined, 'stock')
   await rawOnce(undefined)
+  await usableOnce(false)
   for (let i = 0; i < env.options.runs; i++) {
-    const order = [async () => libp2p(peerlane, 'peerlane'), async () => libp2p(stock, 'stock'), async () => rawOnce(raw)]
+    const order = [async () => libp2p(peerlane, 'peerlane'), async () => libp2p(stock, 'stock'), async () => rawOnce(raw), async () => usableOnce(true)]
     for (let j = 0; j < order.length; j++) await order[(i + j) % order.length]()
   }
-  return [figure, phases]
+  return [figure, phases, usableFigure]
 }

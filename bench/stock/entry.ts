@@ -24,7 +24,8 @@ export async function createStockNode (relay: string): Promise<Awaited<ReturnTyp
   return await createLibp2p({
     start: false,
     addresses: { listen: ['/p2p-circuit', '/webrtc'] },
-    transports: [webSockets(), webRTC({ rtcConfiguration: { iceServers: [] } }), circuitRelayTransport()],
+    // the STUN server Peerlane peers get from the relay (bench/shared.ts openPage), so both link alike
+    transports: [webSockets(), webRTC({ rtcConfiguration: { iceServers: (globalThis as any).BENCH_ICE_SERVERS ?? [] } }), circuitRelayTransport()],
     connectionEncrypters: [noise()],
     streamMuxers: [yamux()],
     connectionGater: { denyDialMultiaddr: () => false },
