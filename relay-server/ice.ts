@@ -6,7 +6,7 @@
 import { pbStream } from '@libp2p/utils'
 import { ICE_PROTOCOL, IceRequest, IceResponse } from 'peerlane/shared'
 import { createCredentialLimiter, CREDENTIAL_RATE_PER_PEER } from './turn.ts'
-import type { RateLimit } from './stun.ts'
+import type { RateLimit } from './rate-limit.ts'
 import type { IceServers } from './turn.ts'
 import type { RelayLogger } from './log.ts'
 import type { CircuitRelayService } from '@libp2p/circuit-relay-v2'

@@ -7,7 +7,8 @@
 // relay.ts first: it loads Node's WebSocket polyfill before anything from libp2p
 export { createRelay, RELAY_PING_INTERVAL } from './relay.ts'
 export type { Relay, RelayNode } from './relay.ts'
-export { RelayConfigError, parseRelayArgs, validateRelayConfig, USAGE, DEFAULTS } from './config.ts'
+export { RelayConfigError, parseRelayArgs, validateRelayConfig, DEFAULTS } from './config.ts'
+export { USAGE } from './usage.ts'
 export type { RelayConfig, ResolvedRelayConfig, LogLevel } from './config.ts'
 export { STREAM_LIMITS } from './limits.ts'
 export { forwardedClient } from './proxy.ts'

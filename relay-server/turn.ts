@@ -8,8 +8,8 @@
 // allocating, not on refreshes: see test/coturn.test.ts).
 import { createHmac } from 'node:crypto'
 import { open } from 'node:fs/promises'
-import { RateLimiter } from './stun.ts'
-import type { RateLimit } from './stun.ts'
+import { RateLimiter } from './rate-limit.ts'
+import type { RateLimit } from './rate-limit.ts'
 import type { PeerId } from '@libp2p/interface'
 
 /**

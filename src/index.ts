@@ -28,7 +28,7 @@
 import './polyfills.ts'
 
 export { createPeer } from './peer.ts'
-export type { Peer, PeerEvents, PeerInfo } from './peer.ts'
+export type { Peer, PeerEvents, PeerInfo } from './peer-api.ts'
 export type { PeerOptions } from './config.ts'
 export { importIdentity } from './identity.ts'
 export type { IdentityInUsePolicy, IdentityOption, IdentitySource, ImportIdentityOptions, Protection } from './identity.ts'

@@ -45,6 +45,7 @@ const STEPS: Record<string, number> = {
   content: 6,
   // 7: the page, the peer that puts it all together, the public surfaces
   lifecycle: 7,
+  'peer-api': 8,
   peer: 8,
   index: 9,
   global: 9,
