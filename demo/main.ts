@@ -1,7 +1,9 @@
 // Peerlane chat: join a room (its name is in the URL, so a link invites a friend), chat, send files.
 // Members link to each other directly (WebRTC) on their own; the relay carries everything until then.
 import { createPeer, importIdentity } from 'peerlane'
+import { $, short } from './dom.ts'
 import { describeFile, receiveFiles, sendFile } from './files.ts'
+import { addFile, addSystem, addText, nicknames } from './messages.ts'
 import type { ConnectionInfo, Peer, Room, RoomMessage, Route } from 'peerlane'
 
 /** what travels in the room, as JSON */
@@ -9,12 +11,8 @@ type DemoMessage =
   | { kind: 'hello', nick: string }
   | { kind: 'chat', nick: string, text: string }
 
-const $ = <T extends HTMLElement = HTMLElement>(id: string): T => document.getElementById(id) as T
-const short = (id: string): string => `…${id.slice(-6)}`
-const time = (ms: number): string => new Date(ms).toLocaleTimeString([], { hour: '2-digit', minute: '2-digit' })
 const NICK_KEY = 'peerlane-demo:nickname'
 
-const nicknames = new Map<string, string>()
 const rtts = new Map<string, number>()
 const routes = new Map<string, Route>()
 let peer: Peer
@@ -51,100 +49,6 @@ async function relays (): Promise<string[]> {
 }
 
 // ---- rendering ----
-
-function addItem (li: HTMLLIElement): void {
-  const list = $('messages')
-  const atBottom = list.scrollHeight - list.scrollTop - list.clientHeight < 40
-  list.append(li)
-  if (atBottom) list.scrollTop = list.scrollHeight
-}
-
-function messageItem (from: string, timestamp: number, mine: boolean): HTMLLIElement {
-  const li = document.createElement('li')
-  li.className = mine ? 'mine' : ''
-  const meta = document.createElement('div')
-  meta.className = 'meta'
-  const who = document.createElement('span')
-  who.className = 'who'
-  who.textContent = mine ? 'You' : (nicknames.get(from) ?? 'someone')
-  const id = document.createElement('span')
-  id.className = 'mono'
-  id.textContent = short(from)
-  const when = document.createElement('time')
-  when.dateTime = new Date(timestamp).toISOString()
-  when.textContent = time(timestamp)
-  meta.append(who, id, when)
-  li.append(meta)
-  return li
-}
-
-function addText (from: string, text: string, timestamp: number, mine: boolean): void {
-  const li = messageItem(from, timestamp, mine)
-  const body = document.createElement('div')
-  body.textContent = text
-  li.append(body)
-  addItem(li)
-}
-
-function addSystem (text: string): void {
-  const li = document.createElement('li')
-  li.className = 'system'
-  li.textContent = text
-  addItem(li)
-}
-
-/** A file card: progress while it moves, then a download link (and a preview for images) */
-function addFile (from: string, name: string, size: number, mine: boolean): { progress: (n: number) => void, done: (result: { blob?: Blob, error?: string, note?: string }) => void } {
-  const li = messageItem(from, Date.now(), mine)
-  const card = document.createElement('div')
-  card.className = 'file'
-  const label = document.createElement('span')
-  label.textContent = `${name} (${formatBytes(size)})`
-  const bar = document.createElement('progress')
-  bar.max = Math.max(size, 1)
-  bar.value = 0
-  bar.setAttribute('aria-label', `${mine ? 'Sending' : 'Receiving'} ${name}`)
-  card.append(label, bar)
-  li.append(card)
-  addItem(li)
-  return {
-    progress: n => { bar.value = n },
-    done: ({ blob, error, note }) => {
-      bar.remove()
-      if (error != null) {
-        const p = document.createElement('span')
-        p.className = 'warn'
-        p.textContent = error
-        card.append(p)
-        return
-      }
-      if (note != null) {
-        const p = document.createElement('span')
-        p.className = 'hint'
-        p.textContent = note
-        card.append(p)
-      }
-      if (blob != null) {
-        const url = URL.createObjectURL(blob)
-        if (blob.type.startsWith('image/')) {
-          const img = document.createElement('img')
-          img.src = url
-          img.alt = name
-          card.append(img)
-        }
-        const a = document.createElement('a')
-        a.href = url
-        a.download = name
-        a.textContent = `Download ${name}`
-        card.append(a)
-      }
-    }
-  }
-}
-
-function formatBytes (n: number): string {
-  return n < 1024 ? `${n} B` : n < 1024 ** 2 ? `${(n / 1024).toFixed(1)} KiB` : `${(n / 1024 ** 2).toFixed(1)} MiB`
-}
 
 function renderPeers (): void {
   if (room == null) return

@@ -1,24 +1,13 @@
 // The foundation, end to end: a real relay process, two Chromium processes and one Firefox ESR,
 // each page loading dist/peerlane.min.js with a plain <script> tag.
 import { test, expect, openPage } from './fixtures.ts'
-import { connections, events, joinRoom, send, startPeer, waitForMessage, waitForRoomPeers } from './peer-page.ts'
+import { connections, events, joinRoom, request, send, startPeer, waitForMessage, waitForRoomPeers } from './peer-page.ts'
 import type { Page } from '@playwright/test'
 
 /** Whether the page's libp2p node holds an unlimited WebRTC connection to `peerId` (the issue's own test of "direct") */
 async function hasDirectWebRTC (page: Page, peerId: string): Promise<boolean> {
   return await page.evaluate((peerId) => (window as any).peer.libp2p.getConnections()
     .some((c: any) => c.remotePeer.toString() === peerId && c.limits == null && /\/webrtc(\/|$)/.test(c.remoteAddr.toString()) && !/\/webrtc-direct/.test(c.remoteAddr.toString())), peerId)
-}
-
-async function request (page: Page, peerId: string, protocol: string, text: string): Promise<{ text?: string, error?: string, name?: string }> {
-  return await page.evaluate(async ({ peerId, protocol, text }) => {
-    try {
-      const bytes = await (window as any).peer.request(peerId, protocol, text, { signal: AbortSignal.timeout(15_000) })
-      return { text: new TextDecoder().decode(bytes) }
-    } catch (err: any) {
-      return { name: err.name, error: err.message }
-    }
-  }, { peerId, protocol, text })
 }
 
 test('three browsers reserve on the relay, link directly by bare PeerId, and share a room and requests', async ({ relay, launch, pageUrl }) => {

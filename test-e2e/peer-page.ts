@@ -84,3 +84,15 @@ export async function waitForMessage (page: Page, name: string, text: string, ti
 export async function connections (page: Page): Promise<Array<{ peerId: string, direct: boolean, transport: string }>> {
   return await page.evaluate(() => (window as any).peer.connections())
 }
+
+/** peer.request(peerId, protocol, text) in the page: the answer as text, or the error's name and message */
+export async function request (page: Page, peerId: string, protocol: string, text: string): Promise<{ text?: string, error?: string, name?: string }> {
+  return await page.evaluate(async ({ peerId, protocol, text }) => {
+    try {
+      const bytes = await (window as any).peer.request(peerId, protocol, text, { signal: AbortSignal.timeout(20_000) })
+      return { text: new TextDecoder().decode(bytes) }
+    } catch (err: any) {
+      return { name: err.name, error: err.message }
+    }
+  }, { peerId, protocol, text })
+}

@@ -4,7 +4,7 @@
 // address, and every link to it is a relayed circuit.
 import { test as base, expect, openPage } from './fixtures.ts'
 import { asPlaywrightPage, webkitSupport, WebKitDriver } from './webkit.ts'
-import { joinRoom, send, startPeer, waitForMessage, waitForRoomPeers } from './peer-page.ts'
+import { joinRoom, request, send, startPeer, waitForMessage, waitForRoomPeers } from './peer-page.ts'
 import type { WebKitPage } from './webkit.ts'
 import type { Page } from '@playwright/test'
 
@@ -38,17 +38,6 @@ test.beforeAll(async ({}, testInfo) => {
   if (reason != null) console.log(`WebKit tests skipped: ${reason}`)
   test.skip(reason != null, reason)
 })
-
-async function request (page: Page, peerId: string, protocol: string, text: string): Promise<{ text?: string, error?: string, name?: string }> {
-  return await page.evaluate(async ({ peerId, protocol, text }) => {
-    try {
-      const bytes = await (window as any).peer.request(peerId, protocol, text, { signal: AbortSignal.timeout(20_000) })
-      return { text: new TextDecoder().decode(bytes) }
-    } catch (err: any) {
-      return { name: err.name, error: err.message }
-    }
-  }, { peerId, protocol, text })
-}
 
 /** The routes of the page's links to `peerId` (peer.stats) */
 async function routes (page: Page, peerId: string): Promise<string[]> {
