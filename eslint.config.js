@@ -16,8 +16,8 @@ export default [
     rules: { 'no-new': 'off' }
   },
   {
-    // runs in a browser page
-    files: ['bench/page.js'],
+    // run in a browser page
+    files: ['bench/page*.js'],
     languageOptions: { globals: { RTCPeerConnection: 'readonly' } }
   },
   {

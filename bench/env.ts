@@ -10,12 +10,16 @@ import type { Env, Options } from './shared.ts'
 import type { AddressInfo } from 'node:net'
 import type { WebSocket } from 'ws'
 
-/** The benchmark page, /page.html?bundle=peerlane|stock|none: the bundle (if any), then bench/page.js */
+/**
+ * The benchmark page, /page.html?bundle=peerlane|stock|none: the bundle (if any), then bench/page.js (shared state,
+ * Peerlane calls), bench/page-stock.js and bench/page-raw.js, which add theirs to page.js's window.bench
+ */
 function benchPage (url: URL): string {
   const scripts: Record<string, string> = { peerlane: '/dist/peerlane.min.js', stock: '/bench/dist/stock-libp2p.min.js', none: '' }
   const script = scripts[url.searchParams.get('bundle') ?? 'none']
+  const benchScripts = ['/bench/page.js', '/bench/page-stock.js', '/bench/page-raw.js'].map(src => `<script src="${src}"></script>`).join('')
   return `<!doctype html><meta charset="utf-8"><link rel="icon" href="data:,"><title>bench</title>
-${script === '' ? '' : `<script src="${script}"></script>`}<script src="/bench/page.js"></script><p>Peerlane benchmark page</p>`
+${script === '' ? '' : `<script src="${script}"></script>`}${benchScripts}<p>Peerlane benchmark page</p>`
 }
 
 /** The raw baseline's signalling: a plain WebSocket server that forwards { to, … } messages to `to`, adding `from` */

@@ -1,6 +1,8 @@
-// Runs inside the benchmark pages (plain JS, loaded after dist/peerlane.min.js or the stock bundle, or alone
-// for the raw WebRTC baselines). The figures (bench/figures/*.ts) call these as `window.bench.<name>(args)`. Every timing is taken
-// here, in the page, with performance.now(), so that Playwright's round trips are not part of any figure.
+// Runs inside the benchmark pages (plain JS, loaded after dist/peerlane.min.js or the stock bundle, or with no
+// bundle for the raw WebRTC baselines), then page-stock.js and page-raw.js, which add their calls to its
+// window.bench. The figures (bench/figures/*.ts) call these as `window.bench.<name>(args)`. Every timing is taken
+// in the page, with performance.now(), so that Playwright's round trips are not part of any figure. This script
+// has what the three share (the clock, the page's state) and the Peerlane calls (dist/peerlane.min.js).
 (() => {
   const now = () => performance.now()
   const SINK = '/peerlane-bench/sink/1.0.0'
@@ -51,8 +53,6 @@
   }
 
   const bench = {
-    // ---- Peerlane (dist/peerlane.min.js) ----
-
     /** createPeer → reservation, in ms */
     async peerlaneReady ({ relay }) {
       const t0 = now()
@@ -183,193 +183,10 @@
     async peerlaneStop () {
       await state.peer?.stop()
       state.peer = undefined
-    },
-
-    // ---- stock js-libp2p (bench/dist/stock-libp2p.min.js, window.StockLibp2p) ----
-
-    async stockReady ({ relay, on }) {
-      const t0 = now()
-      state.node = await window.StockLibp2p.startStockNode(relay, on)
-      const ms = now() - t0
-      return { ms, id: state.node.peerId.toString() }
-    },
-
-    /**
-     * The stock start-up again, split into phases (ms from the start at which each was reached): node created
-     * (key generated), started, WebSocket open, connection upgraded (Noise, Yamux), relay identified, reservation
-     */
-    async stockReadyPhases ({ relay }) {
-      const { createStockNode, multiaddr } = window.StockLibp2p
-      const t0 = now()
-      const phases = {}
-      const mark = name => { phases[name] ??= now() - t0 }
-      const NativeWebSocket = window.WebSocket
-      window.WebSocket = class extends NativeWebSocket {
-        constructor (...args) { super(...args); this.addEventListener('open', () => mark('WebSocket open')) }
-      }
-      try {
-        const node = state.node = await createStockNode(relay)
-        mark('node created')
-        node.addEventListener('connection:open', () => mark('connection upgraded'))
-        node.addEventListener('peer:identify', () => mark('relay identified'))
-        const reserved = new Promise(resolve => node.addEventListener('transport:listening', () => {
-          if (node.getMultiaddrs().some(ma => ma.toString().includes('/p2p-circuit'))) resolve()
-        }))
-        await node.start()
-        mark('node started')
-        await node.dial(multiaddr(relay))
-        await reserved
-        mark('reserved')
-        return phases
-      } finally {
-        window.WebSocket = NativeWebSocket
-      }
-    },
-
-    /** libp2p.dial of `<relay>/p2p-circuit/webrtc/p2p/<peerId>`, in ms */
-    async stockConnect ({ relay, peerId }) {
-      const { multiaddr } = window.StockLibp2p
-      const t0 = now()
-      // libp2p's progress events: when each step of the WebRTC dial began, in ms from the start
-      const phases = {}
-      const onProgress = evt => { phases[evt.type] ??= now() - t0 }
-      const connection = await state.node.dial(multiaddr(`${relay}/p2p-circuit/webrtc/p2p/${peerId}`), { signal: AbortSignal.timeout(20_000), onProgress })
-      const ms = now() - t0
-      if (connection.limits != null) throw new Error('the connection is relayed, not direct')
-      return { ms, phases: { ...phases, 'dial resolved': ms } }
-    },
-
-    async stockStop () {
-      await state.node?.stop()
-      state.node = undefined
-    },
-
-    // ---- raw RTCPeerConnection pair, signalled over a plain WebSocket server (bench/env.ts) ----
-
-    /** Connects to the signalling server as `id` and answers offers; answers 'ping:' with 'pong:' and counts bytes */
-    async rawListen ({ signalling, id }) {
-      const raw = state.raw = { id, ws: await openSignalling(signalling, id), pcs: [] }
-      let chain = Promise.resolve()
-      let pc
-      raw.ws.addEventListener('message', e => {
-        const msg = JSON.parse(e.data)
-        chain = chain.then(async () => {
-          if (msg.type === 'offer') {
-            pc = new RTCPeerConnection({ iceServers: window.BENCH_ICE_SERVERS ?? [] })
-            raw.pcs.push(pc)
-            pc.addEventListener('icecandidate', c => { if (c.candidate != null) raw.ws.send(JSON.stringify({ to: msg.from, type: 'candidate', candidate: c.candidate })) })
-            pc.addEventListener('datachannel', ({ channel }) => serveChannel(channel))
-            await pc.setRemoteDescription(msg.description)
-            await pc.setLocalDescription(await pc.createAnswer())
-            raw.ws.send(JSON.stringify({ to: msg.from, type: 'answer', description: pc.localDescription }))
-          } else if (msg.type === 'candidate') {
-            await pc.addIceCandidate(msg.candidate)
-          }
-        }).catch(err => console.error('raw answerer:', err))
-      })
-    },
-
-    /** Offer → open data channel to `target`, with trickle ICE over the signalling server, in ms */
-    async rawConnect ({ signalling, id, target }) {
-      const ws = await openSignalling(signalling, id)
-      const t0 = now()
-      const pc = new RTCPeerConnection({ iceServers: window.BENCH_ICE_SERVERS ?? [] })
-      const channel = pc.createDataChannel('bench')
-      channel.binaryType = 'arraybuffer'
-      let chain = Promise.resolve()
-      ws.addEventListener('message', e => {
-        const msg = JSON.parse(e.data)
-        chain = chain.then(async () => {
-          if (msg.type === 'answer') await pc.setRemoteDescription(msg.description)
-          else if (msg.type === 'candidate') await pc.addIceCandidate(msg.candidate)
-        }).catch(err => console.error('raw offerer:', err))
-      })
-      pc.addEventListener('icecandidate', c => { if (c.candidate != null) ws.send(JSON.stringify({ to: target, type: 'candidate', candidate: c.candidate })) })
-      const open = new Promise((resolve, reject) => {
-        channel.addEventListener('open', resolve, { once: true })
-        setTimeout(() => reject(new Error('raw data channel did not open within 20 s')), 20_000)
-      })
-      await pc.setLocalDescription(await pc.createOffer())
-      ws.send(JSON.stringify({ to: target, type: 'offer', description: pc.localDescription }))
-      await open
-      const ms = now() - t0
-      state.raw = { id, ws, pc, channel, pongs: new Map() }
-      channel.addEventListener('message', e => {
-        if (typeof e.data === 'string') state.raw.pongs.get(e.data.slice(5))?.(e.data)
-      })
-      return { ms }
-    },
-
-    async rawLatency ({ count, size }) {
-      const { channel, pongs } = state.raw
-      const samples = []
-      for (let i = 0; i < count; i++) {
-        const id = pad(`${i}:${Math.random().toString(16).slice(2)}`, size - 5)
-        const pong = new Promise((resolve, reject) => {
-          pongs.set(id, resolve)
-          setTimeout(() => reject(new Error('no pong within 5 s')), 5_000)
-        })
-        const t0 = now()
-        channel.send('ping:' + id)
-        await pong
-        samples.push((now() - t0) / 2)
-        pongs.delete(id)
-      }
-      return samples
-    },
-
-    /** `total` bytes in `chunk`-byte messages, paced by bufferedAmount; timed until the receiver acknowledges */
-    async rawThroughput ({ total, chunk }) {
-      const { channel, pongs } = state.raw
-      const data = new Uint8Array(chunk)
-      const done = new Promise(resolve => pongs.set('done', resolve))
-      channel.bufferedAmountLowThreshold = 256 * 1024
-      channel.send(`expect:${total}`)
-      const t0 = now()
-      for (let sent = 0; sent < total; sent += chunk) {
-        if (channel.bufferedAmount > 1024 * 1024) {
-          await new Promise(resolve => channel.addEventListener('bufferedamountlow', resolve, { once: true }))
-        }
-        channel.send(data)
-      }
-      await done
-      pongs.delete('done')
-      return { ms: now() - t0 }
-    },
-
-    async rawClose () {
-      state.raw?.channel?.close()
-      state.raw?.pc?.close()
-      for (const pc of state.raw?.pcs ?? []) pc.close()
-      state.raw?.ws?.close()
-      state.raw = undefined
     }
   }
 
-  async function openSignalling (url, id) {
-    const ws = new WebSocket(`${url}/?id=${encodeURIComponent(id)}`)
-    await new Promise((resolve, reject) => {
-      ws.addEventListener('open', resolve, { once: true })
-      ws.addEventListener('error', () => reject(new Error(`cannot reach the signalling server ${url}`)), { once: true })
-    })
-    return ws
-  }
-
-  /** The answering side of the raw channel: echoes pings, counts bulk bytes and says 'done:…' */
-  function serveChannel (channel) {
-    channel.binaryType = 'arraybuffer'
-    let expect = 0
-    let received = 0
-    channel.addEventListener('message', e => {
-      if (typeof e.data === 'string') {
-        if (e.data.startsWith('ping:')) channel.send('pong:' + e.data.slice(5))
-        if (e.data.startsWith('expect:')) { expect = Number(e.data.slice(7)); received = 0 }
-        return
-      }
-      received += e.data.byteLength
-      if (expect > 0 && received >= expect) { expect = 0; channel.send('pong:done') }
-    })
-  }
-
+  // for page-stock.js and page-raw.js, loaded after this script
+  window.benchPage = { now, state, pad }
   window.bench = bench
 })()
