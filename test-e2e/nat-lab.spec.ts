@@ -194,7 +194,7 @@ test('isolation: no host reaches another LAN\'s private addresses, another names
 
 test('the browser wrapper runs its executable inside the host\'s namespace and keeps Playwright\'s pipe fds', async () => {
   const wrapper = lab.wrapper('cone1', process.execPath)
-  const child = spawn(wrapper, ['-e', `require('node:fs').writeSync(3, JSON.stringify(require('node:os').networkInterfaces()))`],
+  const child = spawn(wrapper, ['-e', 'require(\'node:fs\').writeSync(3, JSON.stringify(require(\'node:os\').networkInterfaces()))'],
     { stdio: ['ignore', 'ignore', 'inherit', 'pipe'] })
   let out = ''
   const pipe = child.stdio[3] as NodeJS.ReadableStream
