@@ -23,9 +23,11 @@
 //   await lab.startCoturn({ ports: [3478], user: { name: 'u', password: 'p' } })   // STUN+TURN on serverAddress
 //   lab.spawn('pub', process.execPath, [relayCli, ...])                 // the relay, listening on serverAddress
 //   const browser = await chromium.launch({ executablePath: lab.wrapper('a', '/usr/bin/chromium'), args })
+//   const fox = await firefox.launch({ channel: 'moz-firefox', executablePath: lab.wrapper('a', '/usr/bin/firefox-esr', { bidi: true }) })
 // A page from http://198.18.0.1 is NOT a secure context (no crypto.subtle): serve the page from 127.0.0.1
-// inside the browser's own namespace (lab.spawn('a', ...): loopback is secure), or launch Chromium with
-// --unsafely-treat-insecure-origin-as-secure=http://198.18.0.1:<port>.
+// inside the browser's own namespace (lab.staticSite('a', ...): loopback is secure), or launch Chromium with
+// --unsafely-treat-insecure-origin-as-secure=http://198.18.0.1:<port>. Routers take `unsolicited: 'drop'` to
+// behave like home routers (see HostOptions.unsolicited). nat-scenarios.ts runs browsers in it.
 import { spawn, execFileSync } from 'node:child_process'
 import { randomBytes } from 'node:crypto'
 import { chmodSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
@@ -43,6 +45,15 @@ export interface HostOptions {
    * reach each other on their private addresses. Default: a LAN of its own, named after the host.
    */
   lan?: string
+  /**
+   * What the router does with an unsolicited packet to its own WAN address (one that matches no mapping).
+   * 'accept' (default): its own stack takes it (ICMP port unreachable), and conntrack keeps an entry for it, so
+   * a later flow from a LAN host to that sender cannot have the mapped port that entry already uses: masquerade
+   * picks another (see nat-lab.spec.ts). 'drop': its input firewall drops it, as home routers' do (OpenWrt's wan
+   * zone rejects input), before conntrack keeps anything, so the host's mapping stays the same for every
+   * destination. Hosts sharing a LAN must agree on it, as on `nat`.
+   */
+  unsolicited?: 'accept' | 'drop'
   signal?: AbortSignal
 }
 
@@ -85,11 +96,33 @@ export interface RemoteServer { address: string, port: number, close: () => Prom
 export interface CoturnOptions {
   /** UDP+TCP listening ports on serverAddress; each port gets its own turnserver process. Default [3478] */
   ports?: number[]
-  /** a long-term credential user for TURN; without one, TURN allocations are refused (STUN Binding still works) */
+  /** a long-term credential user for TURN; without one (or `authSecret`), TURN allocations are refused (STUN Binding still works) */
   user?: { name: string, password: string }
+  /**
+   * TURN REST API credentials instead of a user: coturn's `use-auth-secret` with this `static-auth-secret`, the
+   * secret a Peerlane relay reads from its `--turn-secret-file` to hand each peer its own credentials
+   */
+  authSecret?: string
+  /**
+   * Start from this turnserver.conf (e.g. relay-server/deploy/turnserver.conf) instead of coturn's defaults: its
+   * lines stay except those the lab sets itself (listeners, relay ports, realm, secret, TLS, files), and
+   * the lab's public range 198.18.0.0/15 is allowed as peers (see LAB_PEERS)
+   */
+  conf?: string
   realm?: string
   signal?: AbortSignal
 }
+
+/**
+ * The lab's "internet", 198.18.0.0/15 (RFC 2544's benchmarking range): a deployment's turnserver.conf rightly
+ * denies it as a peer range (relay-server/deploy/turnserver.conf does), but every lab address is in it, so a
+ * lab coturn started from such a conf must allow it back (coturn checks allowed-peer-ip before denied-peer-ip)
+ */
+const LAB_PEERS = '198.18.0.0-198.19.255.255'
+/** turnserver.conf keys the lab sets itself (CoturnOptions.conf) */
+const LAB_COTURN_KEYS = new Set(['listening-port', 'tls-listening-port', 'alt-listening-port', 'alt-tls-listening-port', 'listening-ip',
+  'relay-ip', 'external-ip', 'min-port', 'max-port', 'realm', 'server-name', 'static-auth-secret', 'use-auth-secret', 'lt-cred-mech',
+  'user', 'cert', 'pkey', 'log-file', 'pidfile', 'userdb', 'db', 'no-tls', 'no-dtls', 'cli-password'])
 
 export type LabSupport = { ok: true } | { ok: false, reason: string }
 
@@ -192,6 +225,19 @@ const AGENT = String.raw`
 const out = o => process.stdout.write(JSON.stringify(o) + '\n')
 const err = e => e.code || e.message
 const socks = new Map(); const servers = new Map(); let next = 1
+const types = { '.html': 'text/html', '.js': 'text/javascript', '.mjs': 'text/javascript', '.json': 'application/json', '.map': 'application/json' }
+function serveFile (m, q, r) {
+  const { posix, extname, join } = require('node:path')
+  let path
+  try { path = posix.normalize(decodeURIComponent(new URL(q.url, 'http://x').pathname)) } catch { r.writeHead(400).end(); return }
+  if (!m.folders.some(f => path.startsWith('/' + f + '/'))) { r.writeHead(404).end(); return }
+  const file = join(m.root, path)
+  require('node:fs').stat(file, (e, st) => {
+    if (e || !st.isFile()) { r.writeHead(404).end(); return }
+    r.writeHead(200, { 'content-type': types[extname(file)] || 'application/octet-stream', 'cache-control': 'no-store' })
+    require('node:fs').createReadStream(file).pipe(r)
+  })
+}
 const ops = {
   bind (m, reply) {
     const s = require('node:dgram').createSocket('udp4'); const sock = next++
@@ -206,7 +252,9 @@ const ops = {
   listen (m, reply) {
     const srv = m.kind === 'tcp'
       ? require('node:net').createServer(c => c.end('peerlane-lab\n'))
-      : require('node:http').createServer((q, r) => { r.setHeader('content-type', 'text/html'); r.end('<!doctype html><title>peerlane-lab</title><p id="where">' + m.label + '</p>') })
+      : m.kind === 'static'
+        ? require('node:http').createServer((q, r) => serveFile(m, q, r))
+        : require('node:http').createServer((q, r) => { r.setHeader('content-type', 'text/html'); r.end('<!doctype html><title>peerlane-lab</title><p id="where">' + m.label + '</p>') })
     const id = next++
     srv.once('error', e => reply({ error: err(e) }))
     srv.listen(m.port, m.address, () => { servers.set(id, srv); reply({ srv: id, ...srv.address() }) })
@@ -227,6 +275,42 @@ require('node:readline').createInterface({ input: process.stdin }).on('line', l 
   ops[m.op](m, r => out({ id: m.id, ...r }))
 }).on('close', () => process.exit(0))
 out({ ready: true })
+`
+
+/**
+ * The body of a BiDi wrapper (see Lab.wrapper; IP, NS and EXE are defined above it): CommonJS run by Node in the
+ * root namespace. PIPE runs inside the namespace, one per WebSocket connection: stdio ⇄ the browser's port.
+ */
+const BIDI_WRAPPER = String.raw`
+const { spawn } = require('node:child_process')
+const net = require('node:net')
+const PIPE = "const c = require('node:net').connect(Number(process.argv[1]), '127.0.0.1'); process.stdin.pipe(c); c.pipe(process.stdout); c.on('error', () => process.exit(1)).on('close', () => process.exit(0))"
+const browser = spawn(IP, ['netns', 'exec', NS, EXE, ...process.argv.slice(2)], { stdio: ['inherit', 'inherit', 'pipe'] })
+const pipes = new Set()
+let server
+require('node:readline').createInterface({ input: browser.stderr }).on('line', line => {
+  const m = /^WebDriver BiDi listening on ws:\/\/127\.0\.0\.1:(\d+)(.*)$/.exec(line)
+  if (m == null || server != null) { process.stderr.write(line + '\n'); return }
+  server = net.createServer(socket => {
+    const pipe = spawn(IP, ['netns', 'exec', NS, process.execPath, '-e', PIPE, m[1]], { stdio: ['pipe', 'pipe', 'ignore'] })
+    pipes.add(pipe)
+    // Firefox refuses a handshake whose Host header names another port than its own: the first chunk is that request
+    socket.once('data', head => {
+      pipe.stdin.write(head.toString('latin1').replace(/^Host: 127\.0\.0\.1:\d+\r$/im, 'Host: 127.0.0.1:' + m[1] + '\r'), 'latin1')
+      socket.pipe(pipe.stdin)
+    })
+    pipe.stdout.pipe(socket)
+    pipe.stdin.on('error', () => {})
+    socket.on('error', () => pipe.kill()).on('close', () => pipe.kill())
+    pipe.on('exit', () => { pipes.delete(pipe); socket.destroy() })
+  })
+  server.listen(0, '127.0.0.1', () => process.stderr.write('WebDriver BiDi listening on ws://127.0.0.1:' + server.address().port + m[2] + '\n'))
+}).on('close', () => {
+  server?.close()
+  for (const pipe of pipes) pipe.kill()
+})
+browser.on('exit', code => { process.exitCode = code ?? 1 })
+for (const signal of ['SIGTERM', 'SIGINT', 'SIGHUP']) process.on(signal, () => browser.kill(signal))
 `
 
 class Agent {
@@ -364,7 +448,7 @@ export async function removeStaleLabs (opts: { all?: boolean } = {}): Promise<st
 const openLabs = new Set<Lab>()
 let exitHook = false
 
-interface Router { lan: string, nat: NatKind, namespace: string, publicAddress: string, subnet: number, hosts: number, ready: Promise<void> }
+interface Router { lan: string, nat: NatKind, unsolicited: 'accept' | 'drop', namespace: string, publicAddress: string, subnet: number, hosts: number, ready: Promise<void> }
 
 export class Lab {
   /** every namespace of this lab starts with it: `pl<4 hex>-` */
@@ -425,8 +509,14 @@ export class Lab {
     let router = this.routers.get(lanName)
     if (router == null) {
       router = {
-        lan: lanName, nat: opts.nat, namespace: `${this.prefix}r-${lanName}`, publicAddress: this.allocatePublic(),
-        subnet: this.nextSubnet++, hosts: 0, ready: Promise.resolve()
+        lan: lanName,
+        nat: opts.nat,
+        unsolicited: opts.unsolicited ?? 'accept',
+        namespace: `${this.prefix}r-${lanName}`,
+        publicAddress: this.allocatePublic(),
+        subnet: this.nextSubnet++,
+        hosts: 0,
+        ready: Promise.resolve()
       }
       if (router.subnet > 254) throw new Error('too many LANs')
       this.routers.set(lanName, router)
@@ -435,6 +525,8 @@ export class Lab {
       throw new Error(`a LAN named ${lanName} exists: pass lan: '${lanName}' to join it`)
     } else if (router.nat !== opts.nat) {
       throw new Error(`LAN ${lanName} is behind a '${router.nat}' router, not '${opts.nat}'`)
+    } else if (router.unsolicited !== (opts.unsolicited ?? 'accept')) {
+      throw new Error(`LAN ${lanName}'s router has unsolicited: '${router.unsolicited}'`)
     }
     const index = router.hosts++
     if (index > 200) throw new Error('too many hosts on one LAN')
@@ -474,12 +566,21 @@ export class Lab {
    * `executablePath` (`chromium.launch({ executablePath: lab.wrapper('a', '/usr/bin/chromium') })`).
    * Playwright drives Chromium (and its own Firefox build's Juggler) over a pipe on fds 3/4, which `ip netns exec` keeps,
    * and the wrapper execs, so the PID Playwright kills is the browser's.
+   *
+   * `bidi`: the browser is driven over WebDriver BiDi instead (a stock Firefox, e.g. Debian's firefox-esr with
+   * `channel: 'moz-firefox'`), whose WebSocket listens on the namespace's own loopback, which Playwright cannot
+   * reach. The wrapper is then a small Node process in Playwright's namespace: it starts the browser, forwards
+   * that WebSocket to a port on its own loopback (each connection through a pipe into the namespace) and
+   * rewrites the "WebDriver BiDi listening on" line Playwright waits for. Its helpers stay in its process group,
+   * so Playwright's kill of the group ends them all.
    */
-  wrapper (target: string, executable = '/usr/bin/chromium'): string {
+  wrapper (target: string, executable = '/usr/bin/chromium', options: { bidi?: boolean } = {}): string {
     const ns = this.namespaceOf(target)
     const q = (s: string): string => `'${s.replaceAll("'", "'\\''")}'`
-    const file = join(this.dir, `${target.replace(/\W/g, '_')}-${executable.split('/').pop() ?? 'browser'}`)
-    writeFileSync(file, `#!/bin/sh\nexec ${q(IP)} netns exec ${q(ns)} ${q(executable)} "$@"\n`)
+    const file = join(this.dir, `${target.replace(/\W/g, '_')}-${executable.split('/').pop() ?? 'browser'}${options.bidi === true ? '-bidi' : ''}`)
+    writeFileSync(file, options.bidi === true
+      ? `#!${process.execPath}\nconst [IP, NS, EXE] = ${JSON.stringify([IP, ns, executable])}\n${BIDI_WRAPPER}`
+      : `#!/bin/sh\nexec ${q(IP)} netns exec ${q(ns)} ${q(executable)} "$@"\n`)
     chmodSync(file, 0o755)
     return file
   }
@@ -550,6 +651,15 @@ export class Lab {
     return await this.agentServer('http', target, opts)
   }
 
+  /**
+   * A static file server inside the target's namespace, serving `folders` of `root` (e.g. the repository's
+   * dist/ and test-e2e/, as test-e2e/support.ts startSite does). On its default address, 127.0.0.1, a browser
+   * in the same namespace gets a secure context (crypto.subtle, IndexedDB) that a page from a lab address lacks.
+   */
+  async staticSite (target: string, opts: { root: string, folders: string[], address?: string, port?: number }): Promise<RemoteServer> {
+    return await this.agentServer('static', target, { address: '127.0.0.1', ...opts })
+  }
+
   /** Tries a TCP connection from inside the target's namespace: 'connected', or the error code (ECONNREFUSED, ETIMEDOUT, ...) */
   async tcpConnect (target: string, address: string, port: number, timeoutMs = 1000): Promise<string> {
     return (await this.agent(target).call('connect', { address, port, timeoutMs })).result
@@ -573,13 +683,21 @@ export class Lab {
       await Promise.all(ports.map(async (port, i) => {
         const dir = join(this.dir, `coturn-${port}`)
         mkdirSync(dir, { recursive: true })
+        const auth = opts.authSecret != null
+          ? ['--use-auth-secret', '--static-auth-secret', opts.authSecret]
+          : ['--lt-cred-mech', ...(opts.user != null ? ['--user', `${opts.user.name}:${opts.user.password}`] : [])]
+        let conf: string[] = ['-n']
+        if (opts.conf != null) {
+          const kept = readFileSync(opts.conf, 'utf8').split('\n').filter(line => !LAB_COTURN_KEYS.has(line.trim().split('=')[0]))
+          writeFileSync(join(dir, 'turnserver.conf'), `${kept.join('\n')}\nallowed-peer-ip=${LAB_PEERS}\n`, { mode: 0o600 })
+          conf = ['-c', join(dir, 'turnserver.conf')]
+        }
         const args = [
-          '-n', '--listening-ip', SERVER_ADDRESS, '--relay-ip', SERVER_ADDRESS, '--listening-port', String(port),
+          ...conf, '--listening-ip', SERVER_ADDRESS, '--relay-ip', SERVER_ADDRESS, '--listening-port', String(port),
           '--min-port', String(49152 + 1000 * i), '--max-port', String(49152 + 1000 * i + 999),
           '--no-tls', '--no-dtls', '--no-cli', '--no-rfc5780', '--no-stun-backward-compatibility',
           '--realm', opts.realm ?? 'peerlane.test', '--pidfile', join(dir, 'turnserver.pid'),
-          '--userdb', join(dir, 'turndb'), '--log-file', 'stdout', '--simple-log',
-          '--lt-cred-mech', ...(opts.user != null ? ['--user', `${opts.user.name}:${opts.user.password}`] : [])
+          '--userdb', join(dir, 'turndb'), '--log-file', 'stdout', '--simple-log', ...auth
         ]
         const child = this.spawn('pub', 'turnserver', args, { stdio: ['ignore', 'pipe', 'pipe'], signal: opts.signal })
         processes.push(child)
@@ -632,9 +750,9 @@ export class Lab {
     clearTimeout(timer)
   }
 
-  private async agentServer (kind: 'tcp' | 'http', target: string, opts: { address?: string, port?: number }): Promise<RemoteServer> {
+  private async agentServer (kind: 'tcp' | 'http' | 'static', target: string, opts: { address?: string, port?: number, root?: string, folders?: string[] }): Promise<RemoteServer> {
     const agent = this.agent(target)
-    const { srv, address, port } = await agent.call('listen', { kind, address: opts.address ?? '0.0.0.0', port: opts.port ?? 0, label: target })
+    const { srv, address, port } = await agent.call('listen', { ...opts, kind, address: opts.address ?? '0.0.0.0', port: opts.port ?? 0, label: target })
     return { address, port, close: async () => { if (this.closing == null) await agent.call('unlisten', { srv }).catch(() => {}) } }
   }
 
@@ -689,7 +807,7 @@ export class Lab {
     await this.ip(['-n', ns, 'link', 'add', 'lan', 'type', 'bridge'], signal)
     await this.ip(['-n', ns, 'addr', 'add', `198.19.${r.subnet}.1/24`, 'dev', 'lan'], signal)
     await this.ip(['-n', ns, 'link', 'set', 'lan', 'up'], signal)
-    await run(IP, ['netns', 'exec', ns, 'nft', '-f', '-'], { input: natRules(r.nat), signal })
+    await run(IP, ['netns', 'exec', ns, 'nft', '-f', '-'], { input: natRules(r.nat, r.unsolicited), signal })
   }
 }
 
@@ -700,8 +818,9 @@ export class Lab {
  *    destination (endpoint-independent mapping)
  *  - symmetric: `random,fully-random` draws a new port for every new conntrack entry, so per destination
  *  - block-udp: cone for TCP, and forwarded UDP is dropped both ways (TURN over TCP is what is left)
+ * With unsolicited 'drop', new connections to the router itself from the WAN are dropped (HostOptions.unsolicited).
  */
-function natRules (nat: NatKind): string {
+function natRules (nat: NatKind, unsolicited: 'accept' | 'drop' = 'accept'): string {
   const masquerade = nat === 'symmetric' ? 'masquerade random,fully-random' : 'masquerade'
   return `table ip peerlane_nat {
   chain postrouting {
@@ -714,7 +833,13 @@ function natRules (nat: NatKind): string {
     ${nat === 'block-udp' ? 'meta l4proto udp drop' : ''}
     ct state established,related accept
     iifname "wan" drop
-  }
+  }${unsolicited === 'drop'
+? `
+  chain input {
+    type filter hook input priority filter; policy accept;
+    iifname "wan" ct state new drop
+  }`
+: ''}
 }
 `
 }
