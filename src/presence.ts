@@ -54,10 +54,6 @@ export class Presence {
     return [...this.members.keys()]
   }
 
-  has (peerId: string): boolean {
-    return this.members.has(peerId)
-  }
-
   /** Starts the heartbeat (sweep, then our beacon) and announces us at once */
   start (): void {
     this.node.addEventListener('peer:disconnect', this.onDisconnect)
@@ -111,8 +107,9 @@ export class Presence {
     }
   }
 
-  /** Drops members not heard from in time; with `now`, the sweep of a page that was frozen and resumes */
-  sweep (now = Date.now()): void {
+  /** Drops members not heard from in time (6 s, or 10 minutes for a member whose page is hidden) */
+  private sweep (): void {
+    const now = Date.now()
     for (const [peerId, lastSeen] of this.members) {
       if (lastSeen < now - (this.hidden.has(peerId) ? HIDDEN_MEMBER_TIMEOUT_MS : MEMBER_TIMEOUT_MS)) this.left(peerId)
     }

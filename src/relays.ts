@@ -77,11 +77,6 @@ export class Relays extends TypedEventEmitter<RelayEvents> {
     })
   }
 
-  /** Whether `peerId` holds a reservation for us */
-  isReserved (peerId: string): boolean {
-    return this.reserved.has(peerId)
-  }
-
   /**
    * Before the node starts: the configured relays, kept alive (the connection manager never prunes a relay
    * connection) and known to speak circuit relay's hop protocol. libp2p otherwise learns that from identify
