@@ -2,6 +2,7 @@ import { readFileSync } from 'node:fs'
 import { isIP } from 'node:net'
 import { parseArgs } from 'node:util'
 import { multiaddr } from '@multiformats/multiaddr'
+import { validateTurnUrl } from './turn.ts'
 import type { PrivateKey } from '@libp2p/interface'
 
 export type LogLevel = 'debug' | 'info' | 'warn' | 'error' | 'silent'
@@ -240,8 +241,10 @@ export function validateRelayConfig (config: RelayConfig): ResolvedRelayConfig {
   if (out.httpPort != null) checkPort('http-port', out.httpPort)
   out.turnUrls ??= []
   for (const url of out.turnUrls) {
-    if (!/^turns?:(\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9][A-Za-z0-9.-]*)(:\d{1,5})?(\?transport=(udp|tcp))?$/.test(url)) {
-      throw new RelayConfigError('turn-url', `${JSON.stringify(url)} is not a TURN url (e.g. turn:turn.example.com:3478?transport=udp, turns:turn.example.com:5349?transport=tcp)`)
+    try {
+      validateTurnUrl(url)
+    } catch (err: any) {
+      throw new RelayConfigError('turn-url', err.message)
     }
   }
   out.stunPort ??= out.turnUrls.length > 0 ? 0 : DEFAULT_STUN_PORT
