@@ -152,3 +152,10 @@ export class IncompatibleDependencyError extends Error {
     this.dependency = dependency
   }
 }
+
+/** What went wrong, as text, for any rejection reason: an Error's message, or a DOM Event's type (a WebSocket's 'error' event carries no message) */
+export function reasonText (reason: unknown): string {
+  if (reason instanceof Error) return reason.message !== '' ? reason.message : reason.name
+  if (typeof Event !== 'undefined' && reason instanceof Event) return `${reason.type} event from ${(reason.target as any)?.constructor?.name ?? 'the transport'} (the browser gives no detail)`
+  return String(reason)
+}

@@ -15,7 +15,7 @@ import { createNode } from './node.ts'
 import { Relays } from './relays.ts'
 import { handleRequests, handleStreams, openStream, request } from './request.ts'
 import { RoomImpl } from './room.ts'
-import { linkStats } from './stats.ts'
+import { linkStats, pingOver } from './stats.ts'
 import type { PeerConfig, PeerOptions } from './config.ts'
 import type { ConnectionInfo, ConnectOptions } from './connect.ts'
 import type { Peer, PeerEvents, PeerInfo } from './peer-api.ts'
@@ -197,8 +197,7 @@ class PeerImpl extends TypedEventEmitter<PeerEvents> implements Peer {
   }
 
   async ping (peerId: string, options: { signal?: AbortSignal } = {}): Promise<number> {
-    await this.connectionTo(peerId, options.signal)
-    return await this.libp2p.services.ping.ping(parsePeerId(peerId), { signal: options.signal, runOnLimitedConnection: true })
+    return await this.overBestConnection(peerId, options.signal, async conn => await pingOver(conn, options))
   }
 
   async info (peerId: string, options: { signal?: AbortSignal } = {}): Promise<PeerInfo> {

@@ -5,7 +5,7 @@ import { KEEP_ALIVE } from '@libp2p/interface'
 import { TypedEventEmitter } from 'main-event'
 import pRetry from 'p-retry'
 import { lastPeerId, parsePeerId, relayPart } from './address.ts'
-import { RelayUnavailableError } from './errors.ts'
+import { reasonText, RelayUnavailableError } from './errors.ts'
 import { peerLogger } from './logger.ts'
 import type { PeerConfig } from './config.ts'
 import type { PeerNode } from './node.ts'
@@ -105,7 +105,7 @@ export class Relays extends TypedEventEmitter<RelayEvents> {
     dials.forEach((d, i) => { if (d.status === 'rejected') this.keep(this.config.relays[i]) })
     if (dials.every(d => d.status === 'rejected')) {
       reservation.catch(() => {})
-      const reasons = dials.map((d, i) => `${this.config.relays[i].toString()}: ${(d as PromiseRejectedResult).reason?.message}`)
+      const reasons = dials.map((d, i) => `${this.config.relays[i].toString()}: ${reasonText((d as PromiseRejectedResult).reason)}`)
       throw new RelayUnavailableError(`could not connect to any relay:\n  ${reasons.join('\n  ')}`)
     }
     await reservation

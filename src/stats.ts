@@ -1,5 +1,6 @@
 // What a link to another peer is made of: for a WebRTC link, the ICE candidate pair the browser chose
 // (from RTCPeerConnection.getStats()), its round-trip time and bytes; for others, the transport alone.
+import { ProtocolError } from '@libp2p/interface'
 import { transportOf } from './address.ts'
 import type { Transport } from './address.ts'
 import type { Connection } from '@libp2p/interface'
@@ -8,11 +9,13 @@ import type { Connection } from '@libp2p/interface'
 export type CandidateType = 'host' | 'srflx' | 'prflx' | 'relay'
 
 /**
- * How data reaches a peer: `'direct'` (WebRTC between local addresses), `'stun'` (WebRTC through the NAT
- * mappings STUN found), `'turn'` (WebRTC through a TURN server), `'relayed'` (a circuit through a Peerlane
- * relay), `'websocket'` (our own connection to a relay)
+ * How data reaches a peer: `'direct'` (WebRTC between addresses the peers have or learnt from each other:
+ * host and peer-reflexive candidates), `'stun'` (WebRTC through a NAT mapping a STUN server found: a srflx
+ * candidate), `'turn'` (WebRTC through a TURN server), `'relayed'` (a circuit through a Peerlane relay),
+ * `'websocket'` (our own connection to a relay), `'unknown'` (a WebRTC link whose browser has not reported
+ * the candidate pair it chose)
  */
-export type Route = 'direct' | 'stun' | 'turn' | 'relayed' | 'websocket'
+export type Route = 'direct' | 'stun' | 'turn' | 'relayed' | 'websocket' | 'unknown'
 
 /** One link, as `peer.stats()` describes it */
 export interface LinkStats {
@@ -45,7 +48,7 @@ export async function linkStats (conn: Connection): Promise<LinkStats> {
   const base = { peerId: conn.remotePeer.toString(), transport }
   if (transport !== 'webrtc') return { ...base, route: transport === 'relay' ? 'relayed' : 'websocket' }
   const pc = peerConnectionOf(conn)
-  if (pc == null) return { ...base, route: 'direct' }
+  if (pc == null) return { ...base, route: 'unknown' }
   let report = await pc.getStats()
   let pair = selectedPair(report)
   // right after the link opens a browser may not have reported the pair it chose yet
@@ -54,11 +57,11 @@ export async function linkStats (conn: Connection): Promise<LinkStats> {
     report = await pc.getStats()
     pair = selectedPair(report)
   }
-  if (pair == null) return { ...base, route: 'direct' }
+  if (pair == null) return { ...base, route: 'unknown' }
   const local = report.get(pair.localCandidateId)
   const remote = report.get(pair.remoteCandidateId)
   const types = [local?.candidateType, remote?.candidateType] as Array<CandidateType | undefined>
-  const route: Route = types.includes('relay') ? 'turn' : types.some(t => t === 'srflx' || t === 'prflx') ? 'stun' : 'direct'
+  const route: Route = types.includes('relay') ? 'turn' : types.includes('srflx') ? 'stun' : 'direct'
   return {
     ...base,
     route,
@@ -79,4 +82,41 @@ function selectedPair (report: RTCStatsReport): any {
     if (stat.type === 'candidate-pair' && (stat.selected === true || (stat.nominated === true && stat.state === 'succeeded'))) fallback ??= stat
   }
   return fallback
+}
+
+/** libp2p's ping protocol (@libp2p/ping's client dials by PeerId, which opens a second circuit when the only connection is a limited one) */
+export const PING_PROTOCOL = '/ipfs/ping/1.0.0'
+const PING_LENGTH = 32
+
+/** The round-trip time of one libp2p ping over `conn`, in ms */
+export async function pingOver (conn: Connection, options: { signal?: AbortSignal } = {}): Promise<number> {
+  const stream = await conn.newStream(PING_PROTOCOL, { signal: options.signal, runOnLimitedConnection: true })
+  const data = crypto.getRandomValues(new Uint8Array(PING_LENGTH))
+  const received: Uint8Array[] = []
+  let length = 0
+  try {
+    const start = performance.now()
+    const echoed = new Promise<number>((resolve, reject) => {
+      stream.addEventListener('message', evt => {
+        const chunk = evt.data.subarray()
+        received.push(chunk)
+        length += chunk.byteLength
+        if (length >= PING_LENGTH) resolve(performance.now() - start)
+      })
+      stream.addEventListener('close', () => { reject(new ProtocolError(`ping stream closed after ${length} of ${PING_LENGTH} bytes`)) }, { once: true })
+      options.signal?.addEventListener('abort', () => { reject(options.signal?.reason) }, { once: true })
+    })
+    stream.send(data)
+    const rtt = await echoed
+    const echo = new Uint8Array(length)
+    let at = 0
+    for (const chunk of received) { echo.set(chunk, at); at += chunk.byteLength }
+    if (length !== PING_LENGTH || echo.some((b, i) => b !== data[i])) throw new ProtocolError('ping: the echo differs from what was sent')
+    return rtt
+  } catch (err: any) {
+    stream.abort(err)
+    throw err
+  } finally {
+    if (stream.status === 'open') await stream.close().catch(() => {})
+  }
 }

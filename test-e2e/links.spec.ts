@@ -18,9 +18,11 @@ test('two default-settings Chromium: connect() is usable at once, a request righ
       const peer = (window as any).peer
       const link = await peer.connect(id)
       const answer = new TextDecoder().decode(await peer.request(id, '/test/echo/1.0.0', 'right after connect'))
-      return { link, answer }
+      // a ping goes over the same link (it once dialled a second circuit, which swallowed the WebRTC upgrade)
+      const rtt = await peer.ping(id)
+      return { link, answer, rtt: typeof rtt === 'number' && rtt >= 0 }
     }, A.id)
-    expect(result).toEqual({ link: { peerId: A.id, direct: false, transport: 'relay' }, answer: 'right after connect' })
+    expect(result).toEqual({ link: { peerId: A.id, direct: false, transport: 'relay' }, answer: 'right after connect', rtt: true })
     await expect.poll(async () => await directTo(pb, A.id)).toBe(true)
     expect((await events(pb, 'connection:direct')).map(e => e.peerId)).toContain(A.id)
     // on one host with default settings the pair is the relay's STUN (srflx) or a peer-reflexive one, never TURN

@@ -314,15 +314,15 @@ export const SCENARIOS: Scenario[] = [
 ]
 
 /**
- * CHROMIUM_ARGS, with what their `--host-resolver-rules=MAP * ~NOTFOUND` must let through here. They map IP
- * literals too, so the page could not open its WebSocket to ws://198.18.0.1 at all (measured: fetch fails,
- * with the EXCLUDE it gets through); and Chromium's lookups of the remote peer's .local ICE candidates go through
- * the same rules: without `EXCLUDE *.local`, two Chromiums on one LAN never resolve each other (three attempts,
- * no check ever sent; with it, host/host at once). The rules exist to keep the browser off the network: neither
- * exclusion lets it out of the lab.
+ * CHROMIUM_ARGS, with the lab's public address let through their `--host-resolver-rules=MAP * ~NOTFOUND`: the
+ * rules map IP literals too, so without it the page could not open its WebSocket to ws://198.18.0.1 at all
+ * (measured: fetch fails, with the EXCLUDE it gets through). CHROMIUM_ARGS already excludes *.local, which
+ * Chromium's lookups of the other peer's mDNS candidates go through (without it two Chromiums on one LAN never
+ * resolve each other: three attempts, no check ever sent; with it, host/host at once). Neither exclusion lets the
+ * browser out of the lab.
  */
 export function labChromiumArgs (serverAddress: string): string[] {
-  return CHROMIUM_ARGS.map(arg => arg.startsWith('--host-resolver-rules=') ? `${arg} , EXCLUDE ${serverAddress} , EXCLUDE *.local` : arg)
+  return CHROMIUM_ARGS.map(arg => arg.startsWith('--host-resolver-rules=') ? `${arg} , EXCLUDE ${serverAddress}` : arg)
 }
 
 /**

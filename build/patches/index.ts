@@ -6,6 +6,7 @@ import { peerStoreSorts } from './peer-store-sorts.ts'
 import { webcryptoEd25519Keys } from './webcrypto-ed25519-keys.ts'
 import { webrtcInitChannel } from './webrtc-init-channel.ts'
 import { webrtcStreamSend } from './webrtc-stream-send.ts'
+import { webrtcUntilConnected } from './webrtc-until-connected.ts'
 import { websocketsSend } from './websockets-send.ts'
 import { yamuxWindowUpdate } from './yamux-window-update.ts'
 import type { Patch } from '../patch.ts'
@@ -16,6 +17,7 @@ export const PATCHES: Patch[] = [
   websocketsSend,
   webrtcInitChannel,
   webrtcStreamSend,
+  webrtcUntilConnected,
   cryptoEd25519Only,
   noiseX25519Ladder,
   webcryptoEd25519Keys,
