@@ -6,6 +6,7 @@
 (() => {
   const now = () => performance.now()
   const SINK = '/peerlane-bench/sink/1.0.0'
+  const ECHO = '/peerlane-bench/echo/1.0.0'
   const state = { node: undefined, peer: undefined, room: undefined, raw: undefined }
 
   const sleep = ms => new Promise(resolve => setTimeout(resolve, ms))
@@ -59,6 +60,8 @@
       state.peer = await window.Peerlane.createPeer({ relays: [relay], identity: 'memory' })
       const ms = now() - t0
       state.node = state.peer.libp2p
+      // for peerlaneConnectUsable's request right after connect()
+      await state.peer.handle(ECHO, data => data)
       return { ms, id: state.peer.id }
     },
 
@@ -83,8 +86,14 @@
       })
       await state.peer.connect(peerId, { signal: AbortSignal.timeout(20_000) })
       const usable = now() - t0
+      // usable means usable: a request at once, over whatever link there is while WebRTC comes up
+      const answer = new TextDecoder().decode(await state.peer.request(peerId, ECHO, 'right after connect', { signal: AbortSignal.timeout(20_000) }))
+      if (answer !== 'right after connect') throw new Error(`the request right after connect() was answered ${JSON.stringify(answer)}`)
       const directMs = await Promise.race([direct, new Promise((resolve, reject) => setTimeout(() => reject(new Error('no direct link within 20 s')), 20_000))])
-      return { ms: usable, direct: directMs }
+      // on one host the pair is the relay's STUN (srflx) or host/peer-reflexive, never TURN (none is offered) nor unknown
+      const [link] = await state.peer.stats(peerId)
+      if (link?.route !== 'stun' && link?.route !== 'direct') throw new Error(`direct link on route ${link?.route}`)
+      return { ms: usable, direct: directMs, route: link.route }
     },
 
     /**

@@ -31,7 +31,7 @@ export async function connect (ctx: Context): Promise<Figure[]> {
     notes: ['webrtc:dial-relay → webrtc:open-signaling-stream is the relayed connection (HOP/STOP, Noise, Yamux over the circuit); from there SDP and ICE go over it']
   }
   // connect() as apps call it: usable once the relayed circuit is up, direct once WebRTC is (in the background)
-  const usable = row('Peerlane peer.connect(peerId) → usable (resolves)', 'subject')
+  const usable = row('Peerlane peer.connect(peerId) → usable (resolves, and a request right after it is answered)', 'subject')
   const direct = row('Peerlane peer.connect(peerId) → direct (connection:direct)', 'subject')
   const usableFigure: Figure = {
     id: 'connect.usable',
