@@ -4,7 +4,7 @@
 import { multiaddr } from '@multiformats/multiaddr'
 import { ICE_PROTOCOL, handleIce } from './ice.ts'
 import { startStunServer } from './stun.ts'
-import { iceServersFor, loadTurnSecret, stunUrl } from './turn.ts'
+import { coturnStunServers, iceServersFor, loadTurnSecret, stunUrl } from './turn.ts'
 import type { ResolvedRelayConfig } from './config.ts'
 import type { IceNode } from './ice.ts'
 import type { RelayLogger } from './log.ts'
@@ -30,7 +30,7 @@ export async function startNatTraversal (node: IceNode, config: ResolvedRelayCon
   }
   const ice: IceConfig = {
     // with coturn beside the relay, its STUN (same host and port as its turn: urls) serves instead
-    stun: stun != null && advertised != null ? [{ host: advertised, port: stun.port }] : coturnStun(config.turnUrls),
+    stun: stun != null && advertised != null ? [{ host: advertised, port: stun.port }] : coturnStunServers(config.turnUrls),
     turnUrls: config.turnUrls,
     turnSecret,
     ttlSeconds: config.turnTtl
@@ -54,17 +54,4 @@ function publicHost (config: ResolvedRelayConfig): string | undefined {
     if (['ip4', 'ip6', 'dns', 'dns4', 'dns6'].includes(first?.name) && first.value != null) return first.value
   }
   return config.host === '0.0.0.0' || config.host === '::' ? undefined : config.host
-}
-
-/** `stun:` entries for the hosts and ports of coturn's plain (UDP or TCP, not TLS) `turn:` urls */
-function coturnStun (turnUrls: string[]): Array<{ host: string, port: number }> {
-  const hosts = new Map<string, { host: string, port: number }>()
-  for (const url of turnUrls) {
-    const m = /^turn:(\[[^\]]+\]|[^:?]+)(?::(\d+))?/.exec(url)
-    if (m == null) continue
-    const host = m[1].replace(/^\[|\]$/g, '')
-    const port = Number(m[2] ?? 3478)
-    hosts.set(`${host}:${port}`, { host, port })
-  }
-  return [...hosts.values()]
 }

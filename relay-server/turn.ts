@@ -127,16 +127,49 @@ export async function loadTurnSecret (path: string, options: { signal?: AbortSig
   return secret
 }
 
+/** A `turn:` or `turns:` url's parts */
+export interface TurnUrl {
+  /** `turns:` (TLS) */
+  secure: boolean
+  /** a name or an IP address (IPv6 without its brackets) */
+  host: string
+  /** absent: the scheme's default (3478, or 5349 for `turns:`) */
+  port?: number
+  transport?: 'udp' | 'tcp'
+}
+
+const TURN_URL = /^(turns?):(\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9](?:[A-Za-z0-9.-]*[A-Za-z0-9])?)(?::(\d{1,5}))?(?:\?transport=(udp|tcp))?$/
+
 /**
- * Checks a `--turn-url` (RFC 7065 form, as browsers take it): `turn:` or `turns:`, a host or [IPv6],
- * an optional port, an optional `?transport=udp|tcp`. Returns it unchanged.
+ * Parses a `--turn-url` (RFC 7065 form, as browsers take it): `turn:` or `turns:`, a host or [IPv6],
+ * an optional port, an optional `?transport=udp|tcp`. Throws {@link TurnConfigError} for anything else.
  */
-export function validateTurnUrl (url: string): string {
-  const m = /^turns?:(\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9](?:[A-Za-z0-9.-]*[A-Za-z0-9])?)(?::(\d{1,5}))?(?:\?transport=(?:udp|tcp))?$/.exec(url)
-  if (m == null || (m[2] != null && (Number(m[2]) < 1 || Number(m[2]) > 65_535))) {
+export function parseTurnUrl (url: string): TurnUrl {
+  const m = TURN_URL.exec(url)
+  const port = m?.[3] == null ? undefined : Number(m[3])
+  if (m == null || (port != null && (port < 1 || port > 65_535))) {
     throw new TurnConfigError(`not a TURN url: ${JSON.stringify(url)} (expected e.g. turn:turn.example.com:3478?transport=udp or turns:turn.example.com:5349?transport=tcp)`)
   }
+  return { secure: m[1] === 'turns', host: m[2].replace(/^\[|\]$/g, ''), port, transport: m[4] as TurnUrl['transport'] }
+}
+
+/** Checks a `--turn-url` (see {@link parseTurnUrl}); returns it unchanged */
+export function validateTurnUrl (url: string): string {
+  parseTurnUrl(url)
   return url
+}
+
+/**
+ * The STUN servers of coturns given by their plain (UDP or TCP, not TLS) `turn:` urls: coturn answers STUN
+ * on the host and port of its TURN listener (default 3478), so each one once
+ */
+export function coturnStunServers (turnUrls: string[]): Array<{ host: string, port: number }> {
+  const servers = new Map<string, { host: string, port: number }>()
+  for (const url of turnUrls) {
+    const { secure, host, port = 3478 } = parseTurnUrl(url)
+    if (!secure) servers.set(`${host}:${port}`, { host, port })
+  }
+  return [...servers.values()]
 }
 
 /** A `stun:` url for `host`:`port` (IPv6 in brackets) */

@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import {
-  createCredentialLimiter, iceServersFor, loadTurnSecret, MIN_TURN_SECRET_LENGTH, stunUrl, turnCredentials,
+  coturnStunServers, createCredentialLimiter, iceServersFor, loadTurnSecret, MIN_TURN_SECRET_LENGTH, parseTurnUrl, stunUrl, turnCredentials,
   TURN_CREDENTIAL_TTL, TurnConfigError, TurnSecretError, validateTurnUrl
 } from '../turn.ts'
 
@@ -108,6 +108,17 @@ describe('iceServersFor', () => {
       expect(() => validateTurnUrl(bad)).toThrow(TurnConfigError)
     }
     expect(stunUrl('::1', 3478)).toBe('stun:[::1]:3478')
+  })
+
+  it('parses TURN urls into their parts, and finds coturn\'s STUN servers in the plain ones', () => {
+    expect(parseTurnUrl('turn:[2001:db8::1]:3478?transport=udp')).toEqual({ secure: false, host: '2001:db8::1', port: 3478, transport: 'udp' })
+    expect(parseTurnUrl('turns:turn.example.com')).toEqual({ secure: true, host: 'turn.example.com', port: undefined, transport: undefined })
+    expect(() => parseTurnUrl('turn:host:0')).toThrow(TurnConfigError)
+    expect(coturnStunServers([
+      'turn:t.example.com:3478?transport=udp', 'turn:t.example.com:3478?transport=tcp', 'turns:t.example.com:5349?transport=tcp',
+      'turn:[2001:db8::1]', 'turn:203.0.113.7:3479'
+    ])).toEqual([{ host: 't.example.com', port: 3478 }, { host: '2001:db8::1', port: 3478 }, { host: '203.0.113.7', port: 3479 }])
+    expect(() => coturnStunServers(['turn:host name'])).toThrow(TurnConfigError)
   })
 })
 
