@@ -9,6 +9,7 @@ import { createServer } from 'node:http'
 import { dirname, extname, join, normalize } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { peerIdFromPrivateKey } from '@libp2p/peer-id'
+import { freePort } from '../relay-server/test/free-port.ts'
 import type { ChildProcess } from 'node:child_process'
 import type { AddressInfo } from 'node:net'
 
@@ -30,15 +31,6 @@ const CLI = join(ROOT, 'relay-server/bin/peerlane-relay.js')
 export interface RelayProcessOptions {
   /** serve /health, /ready and /metrics (`--http-port 0`) and wait for them too; default true */
   http?: boolean
-}
-
-/** A UDP port free on 127.0.0.1 now */
-async function freeUdpPort (): Promise<number> {
-  const socket = createSocket('udp4')
-  await new Promise<void>(resolve => socket.bind(0, '127.0.0.1', resolve))
-  const { port } = socket.address()
-  await new Promise<void>(resolve => socket.close(() => { resolve() }))
-  return port
 }
 
 /** A relay started from its CLI, exactly as an operator runs it */
@@ -81,7 +73,7 @@ export class RelayProcess {
     await mkdir(this.dir, { recursive: true })
     const addrFile = join(this.dir, 'addrs.json')
     await rm(addrFile, { force: true })
-    if (this.stunPort === 0 && !this.args.includes('--stun-port')) this.stunPort = await freeUdpPort()
+    if (this.stunPort === 0 && !this.args.includes('--stun-port')) this.stunPort = await freePort()
     const stun = this.stunPort === 0 ? [] : ['--stun-port', String(this.stunPort)]
     const flags = ['--port', String(this.port), ...(this.http ? ['--http-port', '0'] : []), ...stun, '--key-file', join(this.dir, 'relay.key'), '--addr-file', addrFile, ...this.args]
     const child = spawn(process.execPath, [CLI, ...flags], { stdio: ['ignore', 'pipe', 'pipe'] })
@@ -179,7 +171,7 @@ export interface Coturn {
  */
 export async function startCoturn (dir: string): Promise<Coturn> {
   await mkdir(dir, { recursive: true })
-  const port = await freeUdpPort()
+  const port = await freePort()
   const secret = Array.from({ length: 32 }, () => Math.floor(Math.random() * 16).toString(16)).join('')
   const secretFile = join(dir, 'turn-secret')
   const { writeFile } = await import('node:fs/promises')

@@ -6,13 +6,14 @@ import { createHash, createHmac, randomBytes } from 'node:crypto'
 import { createSocket } from 'node:dgram'
 import { existsSync } from 'node:fs'
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises'
-import { connect as tcpConnect, createServer } from 'node:net'
+import { connect as tcpConnect } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { connect as tlsConnect } from 'node:tls'
 import { fileURLToPath } from 'node:url'
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest'
 import { turnCredentials } from '../turn.ts'
+import { freePort } from './free-port.ts'
 import type { ChildProcess } from 'node:child_process'
 import type { Socket } from 'node:dgram'
 
@@ -187,24 +188,6 @@ function integrityOk (m: Msg, key: Buffer): boolean {
 }
 
 // ---- running turnserver
-
-/** A port free for both UDP and TCP on 127.0.0.1 */
-async function freePort (): Promise<number> {
-  for (;;) {
-    const port = await new Promise<number>(resolve => {
-      const s = createServer().listen(0, '127.0.0.1', () => {
-        const p = (s.address() as { port: number }).port
-        s.close(() => { resolve(p) })
-      })
-    })
-    const udpFree = await new Promise<boolean>(resolve => {
-      const u = createSocket('udp4')
-      u.once('error', () => { u.close(); resolve(false) })
-      u.bind(port, '127.0.0.1', () => { u.close(() => { resolve(true) }) })
-    })
-    if (udpFree) return port
-  }
-}
 
 interface Turnserver { proc: ChildProcess, port: number, output: () => string }
 const running: ChildProcess[] = []
