@@ -1,11 +1,13 @@
 // The NAT lab behaves like the NATs it claims: coturn answers STUN Binding in the public namespace on two
-// ports, and each NATed host asks both from ONE socket. No browsers here (see nat-lab.ts for those).
+// ports, and each NATed host asks both from ONE socket. No browsers here (see nat/lab.ts for those).
 import { spawn } from 'node:child_process'
 import { createServer } from 'node:net'
 import { test, expect } from '@playwright/test'
-import { createLab, labSupport, removeStaleLabs } from './nat-lab.ts'
+import { createLab } from './nat/lab.ts'
+import { labSupport, removeStaleLabs } from './nat/support.ts'
 import { stunBinding } from './stun-client.ts'
-import type { Lab, RemoteUdpSocket } from './nat-lab.ts'
+import type { RemoteUdpSocket } from './nat/agent.ts'
+import type { Lab } from './nat/lab.ts'
 import type { AddressInfo } from 'node:net'
 
 const support = labSupport({ commands: ['turnserver'] })

@@ -1,4 +1,4 @@
-// NAT traversal scenarios for real browsers in the NAT lab (nat-lab.ts), shared by nat.spec.ts (`npm test`: each
+// NAT traversal scenarios for real browsers in the NAT lab (nat/lab.ts), shared by nat.spec.ts (`npm test`: each
 // scenario once per browser pair) and its on-demand runner (`npm run test:nat -- --tries N`, nat-run.js: N tries
 // of each, and a table).
 //
@@ -11,10 +11,11 @@ import { readFile, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { chromium, firefox } from '@playwright/test'
 import { CHROMIUM_ARGS, chromiumExecutable, firefoxExecutable, firefoxLaunchOptions } from './browsers.ts'
-import { createLab } from './nat-lab.ts'
+import { createLab } from './nat/lab.ts'
 import { startPeer } from './peer-page.ts'
 import { ROOT } from './support.ts'
-import type { HostOptions, Lab } from './nat-lab.ts'
+import type { Lab } from './nat/lab.ts'
+import type { HostOptions } from './nat/network.ts'
 import type { Browser, BrowserContext, Page } from '@playwright/test'
 
 export type BrowserKind = 'chromium' | 'firefox'
