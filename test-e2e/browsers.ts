@@ -20,7 +20,7 @@ export const CHROMIUM_ARGS = [
   '--disable-sync',
   // keep the browser off the (closed) network: only our local servers resolve. Chromium resolves the other
   // peer's mDNS (.local) ICE candidates through these rules too: without `EXCLUDE *.local` two pages on one LAN
-  // could never use host candidates, which every user's browser can (nat-scenarios.ts measured it)
+  // could never use host candidates, which every user's browser can (nat/scenarios.ts measured it)
   '--host-resolver-rules=MAP * ~NOTFOUND , EXCLUDE 127.0.0.1 , EXCLUDE *.local'
 ]
 

@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 // `npm run test:nat -- --tries N [more playwright test arguments, e.g. -g 'Firefox']`: runs nat.spec.ts with N tries
 // of every scenario and browser pair (PEERLANE_NAT_TRIES), then prints the table of the rows the spec wrote
-// (PEERLANE_NAT_RESULTS, one JSON row per scenario and pair: nat-scenarios.ts summarize()).
+// (PEERLANE_NAT_RESULTS, one JSON row per scenario and pair: nat/summary.ts summarize()).
 import { spawnSync } from 'node:child_process'
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs'
 import { cpus, loadavg, tmpdir } from 'node:os'

@@ -1,13 +1,16 @@
 // Real browsers behind real NATs: the NAT lab (nat/lab.ts) runs each browser inside its own host's namespace,
 // behind its own router, with the relay and coturn in the public namespace; the scenarios and what each expects
-// are in nat-scenarios.ts. `npm test` runs each scenario once per browser pair; `npm run test:nat -- --tries N`
+// are in nat/scenarios.ts. `npm test` runs each scenario once per browser pair; `npm run test:nat -- --tries N`
 // (nat-run.js) runs N tries of each (PEERLANE_NAT_TRIES) and prints the table of the rows written to
 // PEERLANE_NAT_RESULTS.
 import { appendFile } from 'node:fs/promises'
 import { test, expect } from '@playwright/test'
+import { NatEnv } from './nat/env.ts'
+import { pairLabel, spuriousDirect } from './nat/result.ts'
+import { GROUPS, PAIRS, SCENARIOS } from './nat/scenarios.ts'
+import { summarize } from './nat/summary.ts'
 import { labSupport, removeStaleLabs } from './nat/support.ts'
-import { GROUPS, NatEnv, pairLabel, PAIRS, SCENARIOS, spuriousDirect, summarize } from './nat-scenarios.ts'
-import type { Side, TryResult } from './nat-scenarios.ts'
+import type { Side, TryResult } from './nat/result.ts'
 
 const support = labSupport({ commands: ['turnserver'] })
 test.skip(!support.ok, support.ok ? '' : support.reason)
