@@ -54,7 +54,7 @@ const ops = {
   unbind (m, reply) { socks.get(m.sock)?.close(); socks.delete(m.sock); reply({}) },
   listen (m, reply) {
     const srv = m.kind === 'tcp'
-      ? require('node:net').createServer(c => c.end('peerlane-lab\n'))
+      ? require('node:net').createServer(c => { c.on('error', () => {}); c.end('peerlane-lab\n') })
       : m.kind === 'static'
         ? require('node:http').createServer((q, r) => serveFile(m, q, r))
         : require('node:http').createServer((q, r) => { r.setHeader('content-type', 'text/html'); r.end('<!doctype html><title>peerlane-lab</title><p id="where">' + m.label + '</p>') })
