@@ -210,7 +210,7 @@ const variants = [
     name: 'peerlane',
     argv: [join(here, '../relay-server/bin/peerlane-relay.js'), '--port', '0', '--http-port', '0', '--key-file', join(tmp, 'relay.key'), '--log-level', 'info',
       '--max-reservations', String(N), '--max-reservations-per-ip', String(N), '--connection-rate-per-ip', '100000',
-      '--max-pending-connections', '1024', '--max-pending-connections-per-ip', '1024'],
+      '--max-pending-connections', '1024', '--max-pending-connections-per-ip', '1024', '--max-connections-per-ip', String(2 * N + 1024)],
     clients: N,
     overLimit: true
   },

@@ -17,17 +17,7 @@ async function main (): Promise<void> {
   }
 
   const log = createLogger(config.logLevel)
-  let relay
-  try {
-    relay = createRelay(config, { log })
-    await relay.ready
-  } catch (err: any) {
-    log.error('start:failed', { error: err.message, field: err.field })
-    process.stderr.write(`peerlane-relay: cannot start: ${err.message}\n`)
-    await relay?.close().catch(() => {})
-    process.exit(err.name === 'RelayConfigError' ? 2 : 1)
-  }
-
+  let relay: ReturnType<typeof createRelay> | undefined
   let stopping = false
   const stop = (signal: string): void => {
     if (stopping) return
@@ -38,13 +28,25 @@ async function main (): Promise<void> {
       log.error('shutdown:timeout', { timeout: config.shutdownTimeout })
       process.exit(1)
     }, config.shutdownTimeout).unref()
-    relay.close().then(() => { process.exit(0) }, (err: Error) => {
+    ;(relay?.close() ?? Promise.resolve()).then(() => { process.exit(0) }, (err: Error) => {
       log.error('shutdown:failed', { error: err.message })
       process.exit(1)
     })
   }
+  // registered before the relay starts, so that a signal while it starts is a clean stop as well
   process.on('SIGTERM', () => { stop('SIGTERM') })
   process.on('SIGINT', () => { stop('SIGINT') })
+
+  try {
+    relay = createRelay(config, { log })
+    await relay.ready
+  } catch (err: any) {
+    if (stopping) return // stop() exits once the relay is closed
+    log.error('start:failed', { error: err.message, field: err.field })
+    process.stderr.write(`peerlane-relay: cannot start: ${err.message}\n`)
+    await relay?.close().catch(() => {})
+    process.exit(err.name === 'RelayConfigError' ? 2 : 1)
+  }
 }
 
 void main()

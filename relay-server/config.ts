@@ -14,7 +14,7 @@ export const LOG_LEVELS: LogLevel[] = ['debug', 'info', 'warn', 'error', 'silent
  * Precedence: flag > env var > config file > default.
  */
 export interface RelayConfig {
-  /** IP address the WebSocket listener (and the HTTP server) binds. @default '127.0.0.1' */
+  /** IP address the WebSocket listener binds. @default '127.0.0.1' */
   host?: string
   /** TCP port of the WebSocket listener; 0 picks a free one. @default 9090 */
   port?: number
@@ -24,6 +24,11 @@ export interface RelayConfig {
   privateKey?: PrivateKey
   /** Port of the HTTP server with `/health`, `/ready` and `/metrics`; 0 picks a free one; unset: no HTTP server */
   httpPort?: number
+  /**
+   * IP address the HTTP server binds, independent of `host`: `/metrics` is for the host and Prometheus, so it
+   * stays on loopback unless exposed deliberately. @default '127.0.0.1'
+   */
+  httpHost?: string
   /** Addresses to advertise instead of the listening ones, e.g. `/dns4/relay.example.com/tcp/443/wss` behind a TLS proxy */
   announce?: string[]
   /** Once listening, write the relay's multiaddrs here as a JSON array */
@@ -63,10 +68,16 @@ export interface RelayConfig {
   circuitDuration?: number
   /** Bytes one relayed circuit may carry, both directions together. @default 4194304 */
   circuitData?: number
-  /** Relayed circuits (hop streams) open at once per connection. @default 64 */
+  /** Relayed circuits open at once from one peer (all its connections together). @default 32 */
   maxCircuitsPerPeer?: number
+  /** Relayed circuits open at once to one peer (from all sources together). @default 64 */
+  maxCircuitsPerTarget?: number
+  /** Relayed circuits open at once to one peer from one source IP (IPv6: one /64). @default 8 */
+  maxCircuitsPerTargetPerIp?: number
   /** Open connections at once. @default maxReservations + 512 */
   maxConnections?: number
+  /** Open connections at once from one IP address (IPv6: one /64), pending ones included. @default 32 */
+  maxConnectionsPerIp?: number
   /** New inbound connections per second from one IP address. @default 32 */
   connectionRatePerIp?: number
   /** Inbound connections still upgrading (WebSocket, Noise, Yamux) at once, in total. @default 256 */
@@ -77,6 +88,16 @@ export interface RelayConfig {
   upgradeTimeout?: number
   /** Largest WebSocket message the relay accepts (bytes). @default 1048576 */
   wsMaxPayload?: number
+  /**
+   * Room topics one peer can make the relay carry; only peers holding a reservation make it carry any.
+   * @default 32
+   */
+  maxTopicsPerPeer?: number
+  /**
+   * Largest room message payload the relay forwards (bytes; the SDK's `maxMessageSize`, whose default is the
+   * same): larger ones, and anything that is not a room envelope, are dropped, not forwarded. @default 65536
+   */
+  maxRoomMessageSize?: number
   /** How long a graceful shutdown may take before the process exits anyway (ms). @default 5000 */
   shutdownTimeout?: number
 }
@@ -94,6 +115,7 @@ export class RelayConfigError extends Error {
 
 export const DEFAULTS = {
   host: '127.0.0.1',
+  httpHost: '127.0.0.1',
   port: 9090,
   keyFile: './relay.key',
   logLevel: 'info' as LogLevel,
@@ -102,12 +124,17 @@ export const DEFAULTS = {
   reservationTtl: 60 * 60_000,
   circuitDuration: 10 * 60_000,
   circuitData: 4 * 1024 * 1024,
-  maxCircuitsPerPeer: 64,
+  maxCircuitsPerPeer: 32,
+  maxCircuitsPerTarget: 64,
+  maxCircuitsPerTargetPerIp: 8,
+  maxConnectionsPerIp: 32,
   connectionRatePerIp: 32,
   maxPendingConnections: 256,
   maxPendingConnectionsPerIp: 16,
   upgradeTimeout: 10_000,
   wsMaxPayload: 1024 * 1024,
+  maxTopicsPerPeer: 32,
+  maxRoomMessageSize: 64 * 1024,
   shutdownTimeout: 5_000,
   turnTtl: 3600
 }
@@ -127,6 +154,7 @@ const FIELDS: Record<Exclude<keyof RelayConfig, 'privateKey'>, Kind> = {
   port: 'int',
   keyFile: 'string',
   httpPort: 'int',
+  httpHost: 'string',
   announce: 'list',
   addrFile: 'string',
   tlsCert: 'string',
@@ -144,12 +172,17 @@ const FIELDS: Record<Exclude<keyof RelayConfig, 'privateKey'>, Kind> = {
   circuitDuration: 'int',
   circuitData: 'int',
   maxCircuitsPerPeer: 'int',
+  maxCircuitsPerTarget: 'int',
+  maxCircuitsPerTargetPerIp: 'int',
   maxConnections: 'int',
+  maxConnectionsPerIp: 'int',
   connectionRatePerIp: 'int',
   maxPendingConnections: 'int',
   maxPendingConnectionsPerIp: 'int',
   upgradeTimeout: 'int',
   wsMaxPayload: 'int',
+  maxTopicsPerPeer: 'int',
+  maxRoomMessageSize: 'int',
   shutdownTimeout: 'int'
 }
 type Field = keyof typeof FIELDS
@@ -237,6 +270,7 @@ export function validateRelayConfig (config: RelayConfig): ResolvedRelayConfig {
 
   const out: Record<string, any> = { ...DEFAULTS, ...Object.fromEntries(Object.entries(c).filter(([, v]) => v != null)) }
   if (isIP(out.host) === 0) throw new RelayConfigError('host', `${JSON.stringify(out.host)} is not an IPv4 or IPv6 address`)
+  if (isIP(out.httpHost) === 0) throw new RelayConfigError('http-host', `${JSON.stringify(out.httpHost)} is not an IPv4 or IPv6 address`)
   checkPort('port', out.port)
   if (out.httpPort != null) checkPort('http-port', out.httpPort)
   out.turnUrls ??= []
@@ -252,7 +286,7 @@ export function validateRelayConfig (config: RelayConfig): ResolvedRelayConfig {
   if (out.turnUrls.length > 0 && out.turnSecretFile == null) throw new RelayConfigError('turn-secret-file', 'is required with --turn-url: the relay signs each peer\'s TURN credentials with coturn\'s static-auth-secret')
   if (out.turnTtl < 60) throw new RelayConfigError('turn-ttl', `${out.turnTtl} is below 60 seconds: peers refresh credentials a minute before they expire`)
   if (!LOG_LEVELS.includes(out.logLevel)) throw new RelayConfigError('log-level', `${JSON.stringify(out.logLevel)} is not one of ${LOG_LEVELS.join(', ')}`)
-  for (const field of ['maxReservations', 'maxReservationsPerIp', 'reservationTtl', 'circuitDuration', 'circuitData', 'maxCircuitsPerPeer', 'connectionRatePerIp', 'maxPendingConnections', 'maxPendingConnectionsPerIp', 'upgradeTimeout', 'shutdownTimeout'] as const) {
+  for (const field of ['maxReservations', 'maxReservationsPerIp', 'reservationTtl', 'circuitDuration', 'circuitData', 'maxCircuitsPerPeer', 'maxCircuitsPerTarget', 'maxCircuitsPerTargetPerIp', 'maxConnectionsPerIp', 'connectionRatePerIp', 'maxPendingConnections', 'maxPendingConnectionsPerIp', 'upgradeTimeout', 'maxTopicsPerPeer', 'maxRoomMessageSize', 'shutdownTimeout'] as const) {
     if (out[field] < 1) throw new RelayConfigError(flagName(field), `${JSON.stringify(out[field])} must be at least 1`)
   }
   if (out.wsMaxPayload < 64 * 1024) throw new RelayConfigError('ws-max-payload', `${out.wsMaxPayload} is below 65536: Noise frames alone are up to 64 KiB`)

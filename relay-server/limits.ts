@@ -1,7 +1,11 @@
-// The relay's own limits, on top of the ones libp2p's options set (see createRelay): reservations and
-// still-upgrading connections per IP, enforced in the connection gater, which also counts refusals and circuits.
+// The relay's own limits, on top of the ones libp2p's options set (see createRelay), enforced in the
+// connection gater: new connections per second, still-upgrading and open connections, and reservations, per
+// IP (an IPv6 /64 counts as one IP: it is what one host or household gets); circuits in circuits.ts.
 import { isIPv6 } from 'node:net'
 import { multiaddr } from '@multiformats/multiaddr'
+import { CircuitLimits } from './circuits.ts'
+import { RateLimiter } from './rate-limit.ts'
+import { hostOf, ipKeyOf } from './ip-key.ts'
 import type { ResolvedRelayConfig } from './config.ts'
 import type { FederationPeer } from './federation.ts'
 import type { RelayLogger } from './log.ts'
@@ -23,24 +27,53 @@ export const STREAM_LIMITS = {
 } as const
 
 /**
- * The relay's own limits, on top of libp2p's: reservations per IP, pending (still upgrading) connections
- * per IP, and counting of refusals and circuits. Federation relays are exempt.
+ * The relay's own limits, on top of libp2p's: per IP (IPv6: per /64), new connections per second, pending
+ * (still upgrading) and open connections, and reservations; circuits per peer and per target
+ * (`circuits`); and counting of refusals and circuits. Federation relays (by PeerId) are exempt where
+ * their PeerId is known.
  */
 export class Limits {
+  /** circuits per source peer, per target and per (target, source IP) */
+  readonly circuits: CircuitLimits
   private node?: RelayNode
+  private readonly rate: RateLimiter
   private readonly pending = new Map<string, number>()
   private readonly pendingByAddr = new Map<string, string>()
+  private readonly open = new Map<string, number>()
+  private readonly openByConnection = new Map<string, string>()
   private readonly reservedByIp = new Map<string, Map<string, PeerId>>()
   private readonly ipOfPeer = new Map<string, string>()
 
   /** `federation`: the PeerIds of the other relays */
-  constructor (private readonly config: ResolvedRelayConfig, private readonly federation: Set<string>, private readonly counters: Counters, private readonly log: RelayLogger) {}
+  constructor (private readonly config: ResolvedRelayConfig, private readonly federation: Set<string>, private readonly counters: Counters, private readonly log: RelayLogger) {
+    this.rate = new RateLimiter({ perSecond: config.connectionRatePerIp, burst: config.connectionRatePerIp })
+    this.circuits = new CircuitLimits(config, federation, counters, log)
+  }
 
-  /** Follows the node's connections, once it exists (the gater is needed to create it) */
-  attach (node: RelayNode): void {
+  /**
+   * Follows the node's connections, once it exists (the gater is needed to create it); `hopStreams`: the
+   * relay server's maxInboundHopStreams
+   */
+  async attach (node: RelayNode, hopStreams: number): Promise<void> {
     this.node = node
-    // the connection's remote address is the socket's plus /p2p/<peer>
-    node.addEventListener('connection:open', evt => { this.release(socketAddr(evt.detail.remoteAddr)) })
+    await this.circuits.attach(node, hopStreams)
+    node.addEventListener('connection:open', evt => {
+      const conn = evt.detail
+      // the connection's remote address is the socket's plus /p2p/<peer>
+      this.release(socketAddr(conn.remoteAddr))
+      const ip = ipKeyOf(conn.remoteAddr)
+      if (conn.direction !== 'inbound' || ip == null || this.federation.has(conn.remotePeer.toString())) return
+      this.open.set(ip, (this.open.get(ip) ?? 0) + 1)
+      this.openByConnection.set(conn.id, ip)
+    })
+    node.addEventListener('connection:close', evt => {
+      const ip = this.openByConnection.get(evt.detail.id)
+      if (ip == null) return
+      this.openByConnection.delete(evt.detail.id)
+      const n = (this.open.get(ip) ?? 1) - 1
+      if (n <= 0) this.open.delete(ip)
+      else this.open.set(ip, n)
+    })
     node.addEventListener('peer:disconnect', evt => {
       const id = evt.detail.toString()
       const ip = this.ipOfPeer.get(id)
@@ -57,15 +90,20 @@ export class Limits {
     return {
       denyInboundConnection: (maConn: MultiaddrConnection) => {
         const addr = socketAddr(maConn.remoteAddr)
-        const ip = hostOf(maConn.remoteAddr)
+        const ip = ipKeyOf(maConn.remoteAddr)
         if (ip == null) return false
-        const n = this.pending.get(ip) ?? 0
-        if (n >= this.config.maxPendingConnectionsPerIp) {
-          this.counters.connectionsRefused.inc({ reason: 'pending_per_ip' })
-          this.log.debug('connection:refused', { ip, reason: 'pending_per_ip' })
+        const pending = this.pending.get(ip) ?? 0
+        const reason = !this.rate.take(ip)
+          ? 'rate_per_ip'
+          : pending >= this.config.maxPendingConnectionsPerIp
+            ? 'pending_per_ip'
+            : pending + (this.open.get(ip) ?? 0) >= this.config.maxConnectionsPerIp ? 'open_per_ip' : undefined
+        if (reason != null) {
+          this.counters.connectionsRefused.inc({ reason })
+          this.log.debug('connection:refused', { ip, reason })
           return true
         }
-        this.pending.set(ip, n + 1)
+        this.pending.set(ip, pending + 1)
         this.pendingByAddr.set(addr, ip)
         // released when the upgrade completes (connection:open), when the socket closes, or at the upgrade timeout
         maConn.addEventListener?.('close', () => { this.release(addr) }, { once: true })
@@ -85,7 +123,7 @@ export class Limits {
           this.refuse(peer, 'full')
           return false // the reservation store refuses it (RESERVATION_REFUSED); we only count it
         }
-        const ip = node.getConnections(peer).map(c => hostOf(c.remoteAddr)).find(h => h != null)
+        const ip = node.getConnections(peer).map(c => ipKeyOf(c.remoteAddr)).find(h => h != null)
         if (ip != null) {
           // the peers of this IP that hold a reservation; O(limit), whatever the number of reservations
           const peers = this.reservedByIp.get(ip) ?? new Map<string, PeerId>()
@@ -103,6 +141,7 @@ export class Limits {
         return false
       },
       denyOutboundRelayedConnection: (source: PeerId, destination: PeerId) => {
+        if (this.circuits.deny(source, destination)) return true
         this.counters.circuits.inc()
         this.log.debug('circuit', { from: source.toString(), to: destination.toString() })
         return false
@@ -148,10 +187,4 @@ export function exemptAddresses (federation: FederationPeer[]): string[] {
 /** `/ip4/…/tcp/…/ws` without any `/p2p/…`: the same string for a raw socket and its upgraded connection */
 function socketAddr (ma: Multiaddr): string {
   return ma.toString().split('/p2p/')[0]
-}
-
-/** The IP of an /ip4 or /ip6 multiaddr */
-function hostOf (ma: Multiaddr): string | undefined {
-  const c = ma.getComponents()[0]
-  return c?.name === 'ip4' || c?.name === 'ip6' ? c.value : undefined
 }

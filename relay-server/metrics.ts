@@ -14,9 +14,11 @@ export interface Counters {
   reservationsGranted: Counter
   reservationsRefused: Counter<'reason'>
   circuits: Counter
+  circuitsRefused: Counter<'reason'>
   connectionsRefused: Counter<'reason'>
   relayedBytes: Counter
   roomMessages: Counter
+  roomMessagesDropped: Counter
 }
 
 /** Creates the relay's counters in `registry` */
@@ -25,9 +27,11 @@ export function createCounters (registry: Registry): Counters {
     reservationsGranted: new Counter({ name: 'peerlane_relay_reservations_granted_total', help: 'Reservations granted or refreshed', registers: [registry] }),
     reservationsRefused: new Counter({ name: 'peerlane_relay_reservations_refused_total', help: 'Reservations refused, by reason (full, per_ip)', labelNames: ['reason'], registers: [registry] }),
     circuits: new Counter({ name: 'peerlane_relay_circuits_total', help: 'Relayed circuits opened', registers: [registry] }),
-    connectionsRefused: new Counter({ name: 'peerlane_relay_connections_refused_total', help: 'Inbound connections refused by the relay\'s own limits, by reason', labelNames: ['reason'], registers: [registry] }),
+    circuitsRefused: new Counter({ name: 'peerlane_relay_circuits_refused_total', help: 'Relayed circuits refused, by reason (per_peer, per_target, per_target_per_ip)', labelNames: ['reason'], registers: [registry] }),
+    connectionsRefused: new Counter({ name: 'peerlane_relay_connections_refused_total', help: 'Inbound connections refused by the relay\'s own limits, by reason (rate_per_ip, pending_per_ip, open_per_ip)', labelNames: ['reason'], registers: [registry] }),
     relayedBytes: new Counter({ name: 'peerlane_relay_relayed_bytes_total', help: 'Bytes carried by relayed circuits (both directions, as received by the relay)', registers: [registry] }),
-    roomMessages: new Counter({ name: 'peerlane_relay_room_messages_total', help: 'Room messages (presence beacons included) the relay received and checked, each counted once', registers: [registry] })
+    roomMessages: new Counter({ name: 'peerlane_relay_room_messages_total', help: 'Room messages (presence beacons included) the relay received and checked, each counted once', registers: [registry] }),
+    roomMessagesDropped: new Counter({ name: 'peerlane_relay_room_messages_dropped_total', help: 'Room messages dropped, not forwarded: not a room envelope, or over --max-room-message-size', registers: [registry] })
   }
 }
 

@@ -22,7 +22,7 @@ import { createCounters, relayMetrics, watchRelay } from './metrics.ts'
 import { freeReservationsOnDisconnect, linearGetConnections, setWsMaxPayload } from './patches.ts'
 import { trustProxies } from './proxy.ts'
 import { startNatTraversal } from './nat.ts'
-import { followRooms } from './rooms.ts'
+import { followRooms, roomLimits } from './rooms.ts'
 import type { RelayConfig, ResolvedRelayConfig } from './config.ts'
 import type { RelayLogger } from './log.ts'
 import type { NatTraversal } from './nat.ts'
@@ -74,7 +74,7 @@ export function createRelay (input: RelayConfig = {}, options: { log?: RelayLogg
   const addresses = (): string[] => node?.getMultiaddrs().map(ma => ma.toString()) ?? []
 
   const ready = (async () => {
-    const privateKey = config.privateKey ?? (await loadOrCreateKey(config.keyFile)).key
+    const privateKey = config.privateKey ?? (await loadOrCreateKey(config.keyFile, log)).key
     const tls = config.tlsCert == null ? undefined : await readTls(config.tlsCert, config.tlsKey as string)
     const registry = new Registry()
     const counters = createCounters(registry)
@@ -82,6 +82,9 @@ export function createRelay (input: RelayConfig = {}, options: { log?: RelayLogg
     const federation = federationPeers(config.peers)
     const federationIds = new Set(federation.map(p => p.id.toString()))
     const limits = new Limits(config, federationIds, counters, log)
+    // hop streams per connection: two more than circuits, so a peer at its circuit limit can still refresh
+    // its reservation (circuits per peer and per target are counted in Limits, circuits.ts)
+    const hopStreams = config.maxCircuitsPerPeer + 2
 
     node = await createLibp2p({
       privateKey,
@@ -100,7 +103,8 @@ export function createRelay (input: RelayConfig = {}, options: { log?: RelayLogg
       connectionGater: limits.gater(),
       connectionManager: {
         maxConnections: config.maxConnections,
-        inboundConnectionThreshold: config.connectionRatePerIp,
+        // Limits rates per IP and per IPv6 /64 itself; libp2p's (per address, not configurable away) stays behind it
+        inboundConnectionThreshold: 2 * config.connectionRatePerIp,
         maxIncomingPendingConnections: config.maxPendingConnections,
         inboundUpgradeTimeout: config.upgradeTimeout,
         allow: exemptAddresses(federation)
@@ -121,8 +125,8 @@ export function createRelay (input: RelayConfig = {}, options: { log?: RelayLogg
             defaultDurationLimit: config.circuitDuration,
             defaultDataLimit: BigInt(config.circuitData)
           },
-          maxInboundHopStreams: config.maxCircuitsPerPeer,
-          maxOutboundStopStreams: config.maxConnections
+          maxInboundHopStreams: hopStreams,
+          maxOutboundStopStreams: config.maxCircuitsPerTarget
         }),
         pubsub: gossipsub({
           globalSignaturePolicy: 'StrictSign',
@@ -136,7 +140,8 @@ export function createRelay (input: RelayConfig = {}, options: { log?: RelayLogg
           scoreParams: { IPColocationFactorWeight: 0 },
           // the other relays: always forwarded to, whatever the mesh, and reconnected every 30 heartbeats
           directPeers: federation,
-          directConnectTicks: 30
+          directConnectTicks: 30,
+          ...roomLimits(config)
         }),
         // peer routing among the relays of a federation (nobody else speaks this protocol id)
         ...(federation.length === 0 ? {} : { dht: await federationDHT() })
@@ -145,12 +150,12 @@ export function createRelay (input: RelayConfig = {}, options: { log?: RelayLogg
     if (closed) { await node.stop(); throw new Error('relay closed while starting') }
 
     const relayNode = node
-    limits.attach(relayNode)
+    await limits.attach(relayNode, hopStreams)
     linearGetConnections(relayNode)
     setWsMaxPayload(relayNode, config.wsMaxPayload, log)
     if (config.trustProxy.length > 0) trustProxies(relayNode, new Set(config.trustProxy), log)
     freeReservationsOnDisconnect(relayNode)
-    stops.push(followRooms(relayNode.services.pubsub, id => federationIds.has(id)))
+    stops.push(followRooms(relayNode, { isFederated: id => federationIds.has(id), maxTopicsPerPeer: config.maxTopicsPerPeer, maxRoomMessageSize: config.maxRoomMessageSize, counters }))
     await handleFindPeer(relayNode, federationIds, log)
     stops.push(await connectFederation(relayNode, federation, log))
     watchRelay(registry, relayNode, federationIds, counters)
@@ -162,7 +167,7 @@ export function createRelay (input: RelayConfig = {}, options: { log?: RelayLogg
 
     if (config.httpPort != null) {
       http = createHttpServer(relayNode, registry, config, { get listening () { return listening }, get closed () { return closed } })
-      await listenHttp(http, config.httpPort, config.host)
+      await listenHttp(http, config.httpPort, config.httpHost)
     }
 
     if (config.addrFile != null) {
@@ -174,13 +179,18 @@ export function createRelay (input: RelayConfig = {}, options: { log?: RelayLogg
     log.info('listening', {
       peerId: relayNode.peerId.toString(),
       addresses: addresses(),
-      health: http == null ? undefined : healthUrl(http, config.host),
+      health: http == null ? undefined : healthUrl(http, config.httpHost),
       peers: config.peers,
       ice: nat.urls,
       limits: {
         maxReservations: config.maxReservations,
         maxReservationsPerIp: config.maxReservationsPerIp,
         maxConnections: config.maxConnections,
+        maxConnectionsPerIp: config.maxConnectionsPerIp,
+        maxCircuitsPerPeer: config.maxCircuitsPerPeer,
+        maxCircuitsPerTarget: config.maxCircuitsPerTarget,
+        maxTopicsPerPeer: config.maxTopicsPerPeer,
+        maxRoomMessageSize: config.maxRoomMessageSize,
         circuitDuration: config.circuitDuration,
         circuitData: config.circuitData,
         wsMaxPayload: config.wsMaxPayload

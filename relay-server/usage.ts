@@ -12,6 +12,8 @@ Flags win over env vars, which win over the file.
   --port <n>                           WebSocket port, 0 = a free port (default ${DEFAULTS.port})
   --key-file <path>                    relay key, created with mode 0600 on first run (default ${DEFAULTS.keyFile})
   --http-port <n>                      serve /health, /ready and /metrics on this port (default: off)
+  --http-host <ip>                     address of that HTTP server, apart from --host (default ${DEFAULTS.httpHost}:
+                                       /metrics is for the host and Prometheus; 0.0.0.0 exposes it)
   --announce <multiaddr>               address to advertise instead of the listening ones (repeatable),
                                        e.g. /dns4/relay.example.com/tcp/443/wss behind a TLS proxy
   --addr-file <path>                   write the relay's multiaddrs there as JSON once listening
@@ -30,17 +32,22 @@ NAT traversal (what the relay gives its peers for WebRTC):
 
 Limits:
   --max-reservations <n>               reservations held at once (default ${DEFAULTS.maxReservations})
-  --max-reservations-per-ip <n>        reservations held by one IP address (default ${DEFAULTS.maxReservationsPerIp})
+  --max-reservations-per-ip <n>        reservations held by one IP or IPv6 /64 (default ${DEFAULTS.maxReservationsPerIp})
   --reservation-ttl <ms>               reservation lifetime before a refresh (default ${DEFAULTS.reservationTtl})
   --circuit-duration <ms>              lifetime of one relayed circuit (default ${DEFAULTS.circuitDuration})
   --circuit-data <bytes>               bytes per circuit, both directions together (default ${DEFAULTS.circuitData})
-  --max-circuits-per-peer <n>          circuits open at once per connection (default ${DEFAULTS.maxCircuitsPerPeer})
+  --max-circuits-per-peer <n>          circuits open at once from one peer (default ${DEFAULTS.maxCircuitsPerPeer})
+  --max-circuits-per-target <n>        circuits open at once to one peer (default ${DEFAULTS.maxCircuitsPerTarget})
+  --max-circuits-per-target-per-ip <n> ... to one peer from one IP or IPv6 /64 (default ${DEFAULTS.maxCircuitsPerTargetPerIp})
   --max-connections <n>                open connections (default max-reservations + ${CONNECTION_HEADROOM})
-  --connection-rate-per-ip <n>         new inbound connections per second per IP (default ${DEFAULTS.connectionRatePerIp})
+  --max-connections-per-ip <n>         open connections from one IP or IPv6 /64 (default ${DEFAULTS.maxConnectionsPerIp})
+  --connection-rate-per-ip <n>         new inbound connections per second per IP or /64 (default ${DEFAULTS.connectionRatePerIp})
   --max-pending-connections <n>        inbound connections still upgrading, in total (default ${DEFAULTS.maxPendingConnections})
-  --max-pending-connections-per-ip <n> ... per IP address (default ${DEFAULTS.maxPendingConnectionsPerIp})
+  --max-pending-connections-per-ip <n> ... per IP or IPv6 /64 (default ${DEFAULTS.maxPendingConnectionsPerIp})
   --upgrade-timeout <ms>               time to finish the WebSocket and libp2p handshakes (default ${DEFAULTS.upgradeTimeout})
   --ws-max-payload <bytes>             largest WebSocket message accepted (default ${DEFAULTS.wsMaxPayload})
+  --max-topics-per-peer <n>            rooms one reserved peer can make the relay carry (default ${DEFAULTS.maxTopicsPerPeer})
+  --max-room-message-size <bytes>      largest room message payload forwarded (default ${DEFAULTS.maxRoomMessageSize})
   --shutdown-timeout <ms>              graceful shutdown bound, then exit anyway (default ${DEFAULTS.shutdownTimeout})
   --help                               print this
 `

@@ -84,6 +84,39 @@ describe('peerlane-relay', () => {
     expect(await readFile(join(keyDir, 'inside'), 'utf8')).toBe('x')
   })
 
+  it('refuses a key file every user can read, and warns about one its group can read, naming the file and its mode', async () => {
+    const keyFile = join(dir, 'relay.key')
+    const first = await start(['--key-file', keyFile])
+    first.run.child.kill('SIGTERM')
+    expect(await first.run.exit).toBe(0)
+    const key = await readFile(keyFile)
+
+    await chmod(keyFile, 0o644)
+    const refused = run(['--port', '0', '--key-file', keyFile])
+    expect(await refused.exit).toBe(1)
+    expect(refused.output()).toContain(`key file ${keyFile}: is readable by every user (mode 644): chmod 600 it`)
+
+    await chmod(keyFile, 0o640)
+    const { run: warned, addrs } = await start(['--key-file', keyFile])
+    expect(addrs[0].split('/p2p/')[1]).toBe(first.addrs[0].split('/p2p/')[1])
+    const warning = warned.output().trim().split('\n').map(line => JSON.parse(line)).find(l => l.event === 'key-file:group-readable')
+    expect(warning).toMatchObject({ level: 'warn', path: keyFile, mode: '640' })
+    expect(await readFile(keyFile)).toEqual(key)
+    expect((await stat(keyFile)).mode & 0o777).toBe(0o640)
+  })
+
+  it('serves /metrics on --http-host (127.0.0.1 by default), not on --host', async () => {
+    const { addrs, http } = await start(['--key-file', join(dir, 'k'), '--host', '127.0.0.2'])
+    expect(addrs[0]).toMatch(/^\/ip4\/127\.0\.0\.2\/tcp\//)
+    expect(http).toMatch(/^http:\/\/127\.0\.0\.1:\d+$/)
+    expect((await fetch(`${http}/metrics`)).status).toBe(200)
+    const port = new URL(http).port
+    expect((await fetch(`http://127.0.0.2:${port}/metrics`).catch(err => err)).name).toBe('TypeError')
+    const { http: other } = await start(['--key-file', join(dir, 'k2'), '--http-host', '127.0.0.3'])
+    expect(other).toMatch(/^http:\/\/127\.0\.0\.3:\d+$/)
+    expect((await fetch(`${other}/health`)).status).toBe(200)
+  })
+
   it('takes its settings from a JSON config file, logs one JSON object per line, and answers /ready', async () => {
     const config = join(dir, 'relay.json')
     await writeFile(config, JSON.stringify({ keyFile: join(dir, 'k'), maxReservations: 7, logLevel: 'info' }))

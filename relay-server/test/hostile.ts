@@ -170,15 +170,18 @@ export async function sendOversizedFrame (host: string, port: number, bytes: num
 }
 
 /**
- * Runs `fn` with libp2p's outbound WebSockets coming from ATTACKER_ADDRESS (the relay's per-IP limits then
- * count them apart from the honest clients): @libp2p/websockets dials with the global WebSocket, which is `ws` here
+ * Runs `fn` with libp2p's outbound WebSockets coming from ATTACKER_ADDRESS, or `from` (another loopback
+ * address, or headers such as X-Forwarded-For for a relay that trusts 127.0.0.1 as its proxy), so that the
+ * relay's per-IP limits count them apart from the honest clients: @libp2p/websockets dials with the global
+ * WebSocket, which is `ws` here
  */
-export async function asAttacker<T> (fn: () => Promise<T>): Promise<T> {
+export async function asAttacker<T> (fn: () => Promise<T>, from: string | { headers: Record<string, string> } = ATTACKER_ADDRESS): Promise<T> {
   const original = globalThis.WebSocket
+  const options = typeof from === 'string' ? { localAddress: from } : from
   // NodeWebSocket: like the polyfilled global, a refused socket must not throw an unhandled 'error'
   class AttackerWebSocket extends NodeWebSocket {
     constructor (url: string, protocols?: string | string[]) {
-      super(url, protocols, { localAddress: ATTACKER_ADDRESS })
+      super(url, protocols, options)
     }
   }
   globalThis.WebSocket = AttackerWebSocket as unknown as typeof globalThis.WebSocket
