@@ -1,5 +1,6 @@
 // What the hostile-*.test.ts files share: a relay process to attack, plain libp2p clients (honest ones and
 // attackers, from any loopback address: see asAttacker), and the figures they assert (RSS, metrics).
+import 'peerlane/shared' // first: Node 20's polyfills (WebSocket, Promise.withResolvers), before libp2p is loaded
 import { mkdtemp, readFile, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
@@ -44,7 +45,7 @@ export async function attackedRelay (args: string[] = []): Promise<AttackedRelay
     address: addrs[0],
     http,
     rss: async () => Number(/VmRSS:\s+(\d+) kB/.exec(await readFile(`/proc/${relay.child.pid}/status`, 'utf8'))?.[1]) * 1024,
-    metric: async line => Number((await metrics()).split('\n').find(l => l.startsWith(line + ' '))?.split(' ')[1] ?? 0),
+    metric: async line => Number((await metrics()).split('\n').find(l => l.startsWith(line + ' '))?.slice(line.length + 1) ?? 0),
     health: async () => await (await fetch(`${http}/health`)).json(),
     stop: async () => {
       relay.child.kill('SIGKILL')
@@ -94,5 +95,5 @@ export function fulfilled (results: Array<PromiseSettledResult<unknown>>): numbe
 
 /** Stops every node given, whatever happens to each */
 export async function stopAll (nodes: Array<Libp2p | undefined>): Promise<void> {
-  await Promise.all(nodes.map(async n => await n?.stop().catch(() => {})))
+  await Promise.all(nodes.map(async n => { try { await n?.stop() } catch {} }))
 }
