@@ -75,8 +75,8 @@ export class CircuitLimits {
       this.log.debug('circuit:refused', { from, to, ip, reason })
       return true
     }
-    // a stream that is already closing fires no more events: nothing to count
-    if (hop.stream.status !== 'open') return false
+    // a stream already closed fires no more events, and carries no circuit: nothing to count
+    if (hop.stream.status === 'closed' || hop.stream.status === 'aborted' || hop.stream.status === 'reset') return false
     add(this.bySource, from, 1)
     add(this.byTarget, to, 1)
     add(this.byTargetIp, pair, 1)
