@@ -165,9 +165,12 @@ test('a stock js-libp2p peer joins a room by its documented topic and envelope; 
 
     // an unsigned message (no verifiable author) never arrives
     await unsigned.pubsub.publish(topic, envelope('unsigned, claiming to be anyone'))
-    // an oversize payload (over the 64 KiB default) and a malformed envelope: two strikes, dropped
+    // an oversize payload (over the 64 KiB default) and a malformed envelope: the relay drops them
     await stock.pubsub.publish(topic, envelope('x'.repeat(70 * 1024)))
     await stock.pubsub.publish(topic, new Uint8Array([0xff, 0xff, 0xff, 0x01, 0x02]))
+    // what only members check, text that is not UTF-8 and a beacon with a payload: two strikes, dropped
+    await stock.pubsub.publish(topic, envelope('', { data: new Uint8Array([0xff, 0xfe]) }))
+    await stock.pubsub.publish(topic, envelope('a beacon says nothing', { presence: RoomEnvelope.Presence.HERE }))
     await stock.pubsub.publish(topic, envelope('after two strikes, still heard'))
     await waitForMessage(pa, 'stock', 'after two strikes, still heard')
     // JSON that is not JSON: the third strike mutes the author
