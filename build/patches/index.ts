@@ -1,6 +1,8 @@
 // Every dependency patch, one file each; build/patch.ts says how they are applied and checked.
 import { cryptoEd25519Only } from './crypto-ed25519-only.ts'
 import { gossipsubMetrics } from './gossipsub-metrics.ts'
+import { mssOptimistic } from './mss-optimistic.ts'
+import { mssOptimisticCallers, mssOptimisticSignalling } from './mss-optimistic-callers.ts'
 import { noiseX25519Ladder } from './noise-x25519-ladder.ts'
 import { peerStoreSorts } from './peer-store-sorts.ts'
 import { webcryptoEd25519Keys } from './webcrypto-ed25519-keys.ts'
@@ -21,5 +23,8 @@ export const PATCHES: Patch[] = [
   cryptoEd25519Only,
   noiseX25519Ladder,
   webcryptoEd25519Keys,
-  gossipsubMetrics
+  gossipsubMetrics,
+  mssOptimistic,
+  mssOptimisticCallers,
+  mssOptimisticSignalling
 ]
