@@ -5,7 +5,7 @@
 import { createConnection, createServer } from 'node:net'
 import { generateKeyPair } from '@libp2p/crypto/keys'
 import { afterEach, describe, expect, it } from 'vitest'
-import { describeLevels, levels, roundTrips, startDelayProxy } from './delay-proxy.ts'
+import { describeLevels, levels, roundTrips, startDelayProxy, untilIdle } from './delay-proxy.ts'
 import type { DelayProxy } from './delay-proxy.ts'
 import type { Relay } from '../relay-server/index.ts'
 import type { Peer } from '../src/index.ts'
@@ -69,30 +69,40 @@ describe('relay round trips in Node (through a delay proxy)', () => {
     return p
   }
 
-  it('createPeer → reservation', async () => {
-    const { proxy, address } = await relayBehindProxy()
+  /** Relay round trips of `operation` (levels of what crossed the proxy meanwhile), printed level by level */
+  const counted = async (proxy: DelayProxy, what: string, operation: () => Promise<unknown>): Promise<number> => {
     const from = clock()
-    await peer(address)
+    await operation()
     const to = clock()
-    const counted = roundTrips(proxy.flights(), from, to)
-    console.log(`createPeer: ${counted.roundTrips} relay round trips\n${describeLevels(levels(proxy.flights(), from, to))}`)
-    expect(counted.roundTrips).toBeGreaterThan(0)
+    const { roundTrips: n } = roundTrips(proxy.flights(), from, to, 3 * DELAY)
+    console.log(`${what}: ${n} relay round trips, ${Math.round(to - from)} ms\n${describeLevels(untilIdle(levels(proxy.flights(), from, to), 3 * DELAY))}`)
+    return n
+  }
+  /** Two peers on one relay behind the proxy, once their start-up traffic (identify, pushes) has settled */
+  const twoPeers = async (): Promise<{ proxy: DelayProxy, a: Peer, b: Peer }> => {
+    const { proxy, address } = await relayBehindProxy()
+    const [a, b] = await Promise.all([peer(address), peer(address)])
+    await new Promise(resolve => setTimeout(resolve, 4 * DELAY))
+    return { proxy, a, b }
+  }
+
+  // WebSocket upgrade, Noise XX (its first message with '/noise'), its last message with RESERVE
+  it('createPeer → reservation: 3 relay round trips', async () => {
+    const { proxy, address } = await relayBehindProxy()
+    expect(await counted(proxy, 'createPeer', async () => await peer(address))).toBeLessThanOrEqual(3)
   })
 
-  it('connect → usable, and connect → direct (allowRelayed: false)', async () => {
-    const { proxy, address } = await relayBehindProxy()
-    const [a, b, c] = [await peer(address), await peer(address), await peer(address)]
-    await new Promise(resolve => setTimeout(resolve, 2 * DELAY)) // identify and its pushes settle
-    let from = clock()
-    expect((await b.connect(a.id)).direct).toBe(false)
-    let to = clock()
-    const usable = roundTrips(proxy.flights(), from, to)
-    console.log(`connect → usable: ${usable.roundTrips} relay round trips\n${describeLevels(levels(proxy.flights(), from, to))}`)
-    from = clock()
-    expect(await c.connect(a.id, { allowRelayed: false })).toMatchObject({ direct: true, transport: 'webrtc' })
-    to = clock()
-    const direct = roundTrips(proxy.flights(), from, to)
-    console.log(`connect → direct: ${direct.roundTrips} relay round trips\n${describeLevels(levels(proxy.flights(), from, to))}`)
-    expect(direct.roundTrips).toBeGreaterThan(usable.roundTrips)
+  // HOP CONNECT → STOP CONNECT → STOP status → HOP status (2), Noise's first two messages over the circuit (2)
+  it('connect → usable (a relayed circuit): 4 relay round trips', async () => {
+    const { proxy, a, b } = await twoPeers()
+    expect(await counted(proxy, 'connect → usable', async () => expect((await b.connect(a.id)).direct).toBe(false))).toBeLessThanOrEqual(4)
+  })
+
+  // the circuit (4), then the SDP offer with Noise's last message, the answer (2), and (node-datachannel gathers
+  // only once it has the answer) the dialler's ICE candidates (0.5 - 1)
+  it('connect → direct (allowRelayed: false): 8 relay round trips', async () => {
+    const { proxy, a, b } = await twoPeers()
+    const n = await counted(proxy, 'connect → direct', async () => expect(await b.connect(a.id, { allowRelayed: false })).toMatchObject({ direct: true, transport: 'webrtc' }))
+    expect(n).toBeLessThanOrEqual(8)
   })
 })

@@ -127,9 +127,29 @@ export function levels (flights: Flight[], from = -Infinity, to = Infinity): Lev
   return out
 }
 
-/** Sequential half trips between `from` and `to` (the highest level), and the round trips that makes (half of it) */
-export function roundTrips (flights: Flight[], from = -Infinity, to = Infinity): { halfTrips: number, roundTrips: number } {
-  const halfTrips = levels(flights, from, to).reduce((max, f) => Math.max(max, f.level), 0)
+/**
+ * The chunks up to the first time nothing was in flight through the proxy for `idleMs`: what comes after such a
+ * pause waited on something else (ICE and DTLS go around the relay) and is not on the operation's relay path
+ * (a relay's periodic traffic, identify after the link is up)
+ */
+export function untilIdle<T extends Flight> (flights: T[], idleMs: number): T[] {
+  const byArrival = [...flights].sort((a, b) => a.arrived - b.arrived)
+  let busyUntil = -Infinity
+  const out: T[] = []
+  for (const f of byArrival) {
+    if (out.length > 0 && f.arrived - busyUntil >= idleMs) break
+    out.push(f)
+    busyUntil = Math.max(busyUntil, f.delivered)
+  }
+  return out
+}
+
+/**
+ * Sequential half trips between `from` and `to` (the highest level), and the round trips that makes (half of
+ * it); with `idleMs`, only up to the first pause that long (untilIdle)
+ */
+export function roundTrips (flights: Flight[], from = -Infinity, to = Infinity, idleMs = Infinity): { halfTrips: number, roundTrips: number } {
+  const halfTrips = untilIdle(levels(flights, from, to), idleMs).reduce((max, f) => Math.max(max, f.level), 0)
   return { halfTrips, roundTrips: halfTrips / 2 }
 }
 

@@ -20,10 +20,10 @@ export const mssOptimisticCallers: Patch = {
     replaceText(name, '/libp2p/dist/src/upgrader.js', 'the encrypter selection', `            connection.log.trace('selecting encrypter from %s', protocols);
             const protocol = await mss.select(connection, protocols, options);`, `            connection.log.trace('selecting encrypter from %s', protocols);
             const protocol = await mss.select(connection, protocols, { ...options, negotiateFully: false });`),
-    replaceText(name, '/@libp2p/circuit-relay-v2/dist/src/transport/reservation-store.js', 'the RESERVE stream', `        const stream = await connection.newStream(RELAY_V2_HOP_CODEC, options);`,
-      `        const stream = await connection.newStream(RELAY_V2_HOP_CODEC, { ...options, negotiateFully: false });`),
-    replaceText(name, '/@libp2p/circuit-relay-v2/dist/src/transport/index.js', 'the CONNECT stream', `            stream = await relayConnection.newStream(RELAY_V2_HOP_CODEC, options);`,
-      `            stream = await relayConnection.newStream(RELAY_V2_HOP_CODEC, { ...options, negotiateFully: false });`),
+    replaceText(name, '/@libp2p/circuit-relay-v2/dist/src/transport/reservation-store.js', 'the RESERVE stream', '        const stream = await connection.newStream(RELAY_V2_HOP_CODEC, options);',
+      '        const stream = await connection.newStream(RELAY_V2_HOP_CODEC, { ...options, negotiateFully: false });'),
+    replaceText(name, '/@libp2p/circuit-relay-v2/dist/src/transport/index.js', 'the CONNECT stream', '            stream = await relayConnection.newStream(RELAY_V2_HOP_CODEC, options);',
+      '            stream = await relayConnection.newStream(RELAY_V2_HOP_CODEC, { ...options, negotiateFully: false });'),
     replaceText(name, '/@libp2p/circuit-relay-v2/dist/src/server/index.js', 'the STOP stream', `            runOnLimitedConnection: true,
             ...options
         });`, `            runOnLimitedConnection: true,
