@@ -15,7 +15,8 @@ import type { AddressInfo, Server, Socket } from 'node:net'
 const { createPeer } = await import('../dist/node/index.mjs' as string) as typeof import('../src/index.ts')
 const { createRelay } = await import('../relay-server/dist/index.mjs' as string) as typeof import('../relay-server/index.ts')
 
-const DELAY = 60
+// long enough that a busy machine (CPU stalls of tens of ms) does not turn one level into two
+const DELAY = 100
 const cleanups: Array<() => Promise<unknown>> = []
 afterEach(async () => { for (const c of cleanups.splice(0).reverse()) await c().catch(() => {}) })
 const clock = (): number => performance.timeOrigin + performance.now()

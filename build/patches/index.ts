@@ -5,6 +5,7 @@ import { mssOptimistic } from './mss-optimistic.ts'
 import { mssOptimisticCallers, mssOptimisticSignalling } from './mss-optimistic-callers.ts'
 import { noiseX25519Ladder } from './noise-x25519-ladder.ts'
 import { peerStoreSorts } from './peer-store-sorts.ts'
+import { protonsNoStream } from './protons-no-stream.ts'
 import { webcryptoEd25519Keys } from './webcrypto-ed25519-keys.ts'
 import { webrtcInitChannel } from './webrtc-init-channel.ts'
 import { webrtcStreamSend } from './webrtc-stream-send.ts'
@@ -26,5 +27,6 @@ export const PATCHES: Patch[] = [
   gossipsubMetrics,
   mssOptimistic,
   mssOptimisticCallers,
-  mssOptimisticSignalling
+  mssOptimisticSignalling,
+  protonsNoStream
 ]
