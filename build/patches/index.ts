@@ -1,5 +1,6 @@
 // Every dependency patch, one file each; build/patch.ts says how they are applied and checked.
 import { cryptoEd25519Only } from './crypto-ed25519-only.ts'
+import { dnsQueue } from './dns-queue.ts'
 import { gossipsubMetrics } from './gossipsub-metrics.ts'
 import { mssOptimistic } from './mss-optimistic.ts'
 import { mssOptimisticCallers, mssOptimisticSignalling } from './mss-optimistic-callers.ts'
@@ -28,5 +29,6 @@ export const PATCHES: Patch[] = [
   mssOptimistic,
   mssOptimisticCallers,
   mssOptimisticSignalling,
-  protonsNoStream
+  protonsNoStream,
+  dnsQueue
 ]
