@@ -70,13 +70,16 @@ describe('relay round trips in Node (through a delay proxy)', () => {
     return p
   }
 
-  /** Relay round trips of `operation` (levels of what crossed the proxy meanwhile), printed level by level */
-  const counted = async (proxy: DelayProxy, what: string, operation: () => Promise<unknown>): Promise<number> => {
+  /**
+   * Relay round trips of `operation` (levels of what crossed the proxy meanwhile), printed level by level; with
+   * `idleMs`, up to the first pause that long (ICE and DTLS go around the relay)
+   */
+  const counted = async (proxy: DelayProxy, what: string, operation: () => Promise<unknown>, idleMs = Infinity): Promise<number> => {
     const from = clock()
     await operation()
     const to = clock()
-    const { roundTrips: n } = roundTrips(proxy.flights(), from, to, 3 * DELAY)
-    console.log(`${what}: ${n} relay round trips, ${Math.round(to - from)} ms\n${describeLevels(untilIdle(levels(proxy.flights(), from, to), 3 * DELAY))}`)
+    const { roundTrips: n } = roundTrips(proxy.flights(), from, to, idleMs)
+    console.log(`${what}: ${n} relay round trips, ${Math.round(to - from)} ms\n${describeLevels(untilIdle(levels(proxy.flights(), from, to), idleMs))}`)
     return n
   }
   /** Two peers on one relay behind the proxy, once their start-up traffic (identify, pushes) has settled */
@@ -93,17 +96,19 @@ describe('relay round trips in Node (through a delay proxy)', () => {
     expect(await counted(proxy, 'createPeer', async () => await peer(address))).toBeLessThanOrEqual(3)
   })
 
-  // HOP CONNECT → STOP CONNECT → STOP status → HOP status (2), Noise's first two messages over the circuit (2)
-  it('connect → usable (a relayed circuit): 4 relay round trips', async () => {
+  // HOP CONNECT with '/noise' and Noise's first message behind it → STOP CONNECT → STOP status → HOP status, and
+  // the relay forwards the Noise message (2), Noise's answer (1)
+  it('connect → usable (a relayed circuit): 3 relay round trips', async () => {
     const { proxy, a, b } = await twoPeers()
-    expect(await counted(proxy, 'connect → usable', async () => expect((await b.connect(a.id)).direct).toBe(false))).toBeLessThanOrEqual(4)
+    expect(await counted(proxy, 'connect → usable', async () => expect((await b.connect(a.id)).direct).toBe(false))).toBeLessThanOrEqual(3)
   })
 
-  // the circuit (4), then the SDP offer with Noise's last message, the answer (2), and (node-datachannel gathers
-  // only once it has the answer) the dialler's ICE candidates (0.5 - 1)
-  it('connect → direct (allowRelayed: false): 8 relay round trips', async () => {
+  // the circuit (3), the SDP offer with Noise's last message and its answer (2), and (node-datachannel gathers
+  // only once it has the answer) the dialler's ICE candidates. Printed, not asserted: identify and the relay's
+  // own traffic run alongside, and only times tell them apart (the benchmark's distance figure counts it, in browsers)
+  it('connect → direct (allowRelayed: false)', async () => {
     const { proxy, a, b } = await twoPeers()
-    const n = await counted(proxy, 'connect → direct', async () => expect(await b.connect(a.id, { allowRelayed: false })).toMatchObject({ direct: true, transport: 'webrtc' }))
-    expect(n).toBeLessThanOrEqual(8)
+    const n = await counted(proxy, 'connect → direct', async () => expect(await b.connect(a.id, { allowRelayed: false })).toMatchObject({ direct: true, transport: 'webrtc' }), 3 * DELAY)
+    expect(n).toBeGreaterThanOrEqual(4)
   })
 })

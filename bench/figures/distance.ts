@@ -1,7 +1,7 @@
 // distance: ready and connect with the relay a round-trip time D away (bench/delay-proxy.ts in front of the relay
 // and of the raw baseline's signalling server), at D = 0 and D = DELAY ms, next to the stock js-libp2p and raw
 // WebRTC baselines; and the relay round trips on each critical path, counted from the wire at D = DELAY.
-import { roundTrips, startDelayProxy } from '../delay-proxy.ts'
+import { describeLevels, levels, roundTrips, startDelayProxy, untilIdle } from '../delay-proxy.ts'
 import { call, closePages, log, openPage, row, withReadyPages } from '../shared.ts'
 import type { DelayProxy } from '../delay-proxy.ts'
 import type { Context, Env } from '../shared.ts'
@@ -50,6 +50,8 @@ export async function distance (ctx: Context): Promise<Figure[]> {
     if (d !== DELAY) return
     const flights = proxies.flatMap(p => p.flights())
     s.trips.samples.push(roundTrips(flights, result.at[0], result.at[1], 3 * DELAY).roundTrips)
+    // PEERLANE_BENCH_LEVELS=1: what crossed the proxy, level by level (where the round trips go)
+    if (process.env.PEERLANE_BENCH_LEVELS != null) log(`${s.trips.name}:\n${describeLevels(untilIdle(levels(flights, result.at[0], result.at[1]), 3 * DELAY))}`)
   }
   const failed = (s: Subject, d: number, err: any): void => {
     s.ms[d].failures++

@@ -1,4 +1,5 @@
 // Every dependency patch, one file each; build/patch.ts says how they are applied and checked.
+import { circuitPipelined } from './circuit-pipelined.ts'
 import { cryptoEd25519Only } from './crypto-ed25519-only.ts'
 import { dnsQueue } from './dns-queue.ts'
 import { gossipsubMetrics } from './gossipsub-metrics.ts'
@@ -29,6 +30,7 @@ export const PATCHES: Patch[] = [
   mssOptimistic,
   mssOptimisticCallers,
   mssOptimisticSignalling,
+  circuitPipelined,
   protonsNoStream,
   dnsQueue
 ]

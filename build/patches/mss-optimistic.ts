@@ -10,6 +10,7 @@
 // Measured (bench/delay-proxy.test.ts): one relay round trip less for each stream opened so, see bench/README.md.
 // Upstream: @libp2p/multistream-select 7 (js-libp2p 3) dropped the lazy select of earlier majors; not filed yet.
 // Delete when select() honours negotiateFully again.
+import { FILTER_INCOMING_JS } from './incoming-filter.ts'
 import { replaceText } from '../patch.ts'
 import type { Patch } from '../patch.ts'
 
@@ -31,55 +32,50 @@ export const mssOptimistic: Patch = {
         ...options,
         maxDataLength: MAX_PROTOCOL_LENGTH
     });`),
-    replaceText('mss-optimistic', FILE, 'the imports', "import { lpStream } from '@libp2p/utils';", "import { lpStream } from '@libp2p/utils';\nimport { Uint8ArrayList as PeerlaneList } from 'uint8arraylist';"),
     {
       file: FILE,
-      code: (original) => original + `
+      code: (original) => original + FILTER_INCOMING_JS + `
 /**
- * Writes the header and \`protocol\` and returns. The stream's incoming bytes go through a check first: the two
- * answers (length-prefixed lines) are taken off the front, synchronously as they arrive, and what follows is
- * handed on as the stream's data; a refusal ('na') or anything unexpected aborts the stream (Peerlane build
- * patch mss-optimistic)
+ * Writes the header and \`protocol\` and returns. The stream's first incoming bytes go through a filter that
+ * takes the two answers (length-prefixed lines) off the front as they arrive and hands on what follows as the
+ * stream's data; a refusal ('na') or anything unexpected aborts the stream (Peerlane build patch mss-optimistic)
  */
 async function peerlaneOptimisticSelect(stream, protocol, options, log) {
     const expected = [PROTOCOL_ID, protocol];
-    const pending = new PeerlaneList();
     const decoder = new TextDecoder();
-    const restore = () => { delete stream.onData; };
+    let pending = new Uint8Array(0);
     const fail = (message) => {
-        restore();
         log.error('optimistic select of %s failed - %s', protocol, message);
         stream.abort(new UnsupportedProtocolError(\`Protocol selection failed - \${message}\`));
     };
-    stream.onData = function (data) {
-        pending.append(data);
+    peerlaneFilterIncoming(stream, (data) => {
+        const joined = new Uint8Array(pending.byteLength + data.byteLength);
+        joined.set(pending);
+        joined.set(data, pending.byteLength);
+        pending = joined;
         while (expected.length > 0) {
             let length = 0;
             let at = 0;
             let byte = 0x80;
             for (let shift = 0; (byte & 0x80) !== 0 && shift < 21; shift += 7) {
-                if (at >= pending.byteLength) return; // the rest of the answer is still on its way
-                byte = pending.get(at++);
+                if (at >= pending.byteLength) return undefined; // the rest of the answer is still on its way
+                byte = pending[at++];
                 length |= (byte & 0x7f) << shift;
             }
-            if ((byte & 0x80) !== 0 || length > MAX_PROTOCOL_LENGTH) { fail(\`an answer to \${protocol} over \${MAX_PROTOCOL_LENGTH} bytes\`); return; }
-            if (pending.byteLength < at + length) return;
+            if ((byte & 0x80) !== 0 || length > MAX_PROTOCOL_LENGTH) { fail(\`an answer to \${protocol} over \${MAX_PROTOCOL_LENGTH} bytes\`); return undefined; }
+            if (pending.byteLength < at + length) return undefined;
             const line = decoder.decode(pending.subarray(at, at + length)).trimEnd();
-            pending.consume(at + length);
+            pending = pending.subarray(at + length);
             const wanted = expected.shift();
-            if (line !== wanted) { fail(line === 'na' ? \`could not negotiate \${protocol}\` : \`read "\${line}" instead of "\${wanted}"\`); return; }
+            if (line !== wanted) { fail(line === 'na' ? \`could not negotiate \${protocol}\` : \`read "\${line}" instead of "\${wanted}"\`); return undefined; }
         }
-        restore();
         log.trace('selected "%s" optimistically', protocol);
-        if (pending.byteLength > 0) this.onData(pending);
-    };
+        return pending;
+    });
     log.trace('write ["%s", "%s"] optimistically', PROTOCOL_ID, protocol);
     const lp = lpStream(stream, { maxDataLength: MAX_PROTOCOL_LENGTH });
     try {
         await lp.writeV([uint8ArrayFromString(\`\${PROTOCOL_ID}\\n\`), uint8ArrayFromString(\`\${protocol}\\n\`)], options);
-    } catch (err) {
-        restore();
-        throw err;
     } finally {
         lp.unwrap();
     }
