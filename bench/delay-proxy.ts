@@ -145,11 +145,13 @@ export function untilIdle<T extends Flight> (flights: T[], idleMs: number): T[] 
 }
 
 /**
- * Sequential half trips between `from` and `to` (the highest level), and the round trips that makes (half of
- * it); with `idleMs`, only up to the first pause that long (untilIdle)
+ * Sequential half trips between `from` and `to`, and the round trips that makes (half of it): the highest level
+ * among the chunks delivered to a client (the caller learns its outcome from the server: what a client sends
+ * after that, its identify answer say, is not on the path); with `idleMs`, only up to the first pause that long
+ * (untilIdle)
  */
 export function roundTrips (flights: Flight[], from = -Infinity, to = Infinity, idleMs = Infinity): { halfTrips: number, roundTrips: number } {
-  const halfTrips = untilIdle(levels(flights, from, to), idleMs).reduce((max, f) => Math.max(max, f.level), 0)
+  const halfTrips = untilIdle(levels(flights, from, to), idleMs).reduce((max, f) => f.dir === 'down' ? Math.max(max, f.level) : max, 0)
   return { halfTrips, roundTrips: halfTrips / 2 }
 }
 
