@@ -3,6 +3,7 @@ import { circuitPipelined } from './circuit-pipelined.ts'
 import { cryptoEd25519Only } from './crypto-ed25519-only.ts'
 import { dnsQueue } from './dns-queue.ts'
 import { gossipsubMetrics } from './gossipsub-metrics.ts'
+import { morticeSingle } from './mortice-single.ts'
 import { mssOptimistic } from './mss-optimistic.ts'
 import { mssOptimisticCallers, mssOptimisticSignalling } from './mss-optimistic-callers.ts'
 import { noiseX25519Ladder } from './noise-x25519-ladder.ts'
@@ -32,5 +33,6 @@ export const PATCHES: Patch[] = [
   mssOptimisticSignalling,
   circuitPipelined,
   protonsNoStream,
-  dnsQueue
+  dnsQueue,
+  morticeSingle
 ]
