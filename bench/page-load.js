@@ -42,7 +42,8 @@
     },
     async loadSend ({ rate, seconds, size }) {
       const pad = filler(size - 40)
-      return { sent: await paced(rate, seconds, (seq, at) => { state.load.room.send({ load: seq, at, pad }).catch(() => {}) }) }
+      const to = state.load.room.peers.length
+      return { sent: await paced(rate, seconds, (seq, at) => { state.load.room.send({ load: seq, at, pad }).catch(() => {}) }), to }
     },
     loadResults () { return state.load.received },
 
@@ -93,16 +94,16 @@
         ws.send(JSON.stringify({ to: peer, type: 'offer', description: pc.localDescription }))
       }
     },
+    /** Waits up to 60 s for `count` open channels; resolves to how many are open (a pair whose ICE failed is left out) */
     async rawMeshReady ({ count }) {
       const deadline = now() + 60_000
-      while (state.mesh.channels.size < count) {
-        if (now() > deadline) throw new Error(`${state.mesh.channels.size} raw channels open, not ${count}, after 60 s`)
-        await sleep(50)
-      }
+      while (state.mesh.channels.size < count && now() < deadline) await sleep(50)
+      return state.mesh.channels.size
     },
     async rawMeshSend ({ rate, seconds, size }) {
       const pad = filler(size - 40)
-      return { sent: await paced(rate, seconds, (seq, at) => { const text = JSON.stringify({ load: seq, at, pad }); for (const c of state.mesh.channels.values()) c.send(text) }) }
+      const to = state.mesh.channels.size
+      return { sent: await paced(rate, seconds, (seq, at) => { const text = JSON.stringify({ load: seq, at, pad }); for (const c of state.mesh.channels.values()) c.send(text) }), to }
     },
     rawMeshResults () { return state.mesh.received },
     rawMeshClose () {

@@ -3,6 +3,7 @@ import { circuitPipelined } from './circuit-pipelined.ts'
 import { cryptoEd25519Only } from './crypto-ed25519-only.ts'
 import { dnsQueue } from './dns-queue.ts'
 import { gossipsubMetrics } from './gossipsub-metrics.ts'
+import { gossipsubScoreChecks } from './gossipsub-score-checks.ts'
 import { morticeSingle } from './mortice-single.ts'
 import { mssOptimistic } from './mss-optimistic.ts'
 import { mssOptimisticCallers, mssOptimisticSignalling } from './mss-optimistic-callers.ts'
@@ -34,5 +35,6 @@ export const PATCHES: Patch[] = [
   circuitPipelined,
   protonsNoStream,
   dnsQueue,
-  morticeSingle
+  morticeSingle,
+  gossipsubScoreChecks
 ]
