@@ -63,7 +63,8 @@ async function peerlaneOnce (env: Env): Promise<Outcome> {
   const pages = await openPages(env, 'peerlane')
   try {
     await Promise.all(pages.map(async p => await call(p, 'peerlaneReady', { relay: env.relay.address })))
-    await Promise.all(pages.map(async p => await call(p, 'loadJoin', { room: `load-${Date.now()}` })))
+    const room = `load-${Date.now()}`
+    await Promise.all(pages.map(async p => await call(p, 'loadJoin', { room })))
     await Promise.all(pages.map(async p => await call(p, 'loadReady', { count: PAGES - 1 }, 70_000)))
     return await measure(pages, 'load')
   } finally {
