@@ -14,6 +14,8 @@ import type { AddressInfo, Server, Socket } from 'node:net'
 // the built bundles (npm run build), which carry the dependency patches (build/patches/), as users run them
 const { createPeer } = await import('../dist/node/index.mjs' as string) as typeof import('../src/index.ts')
 const { createRelay } = await import('../relay-server/dist/index.mjs' as string) as typeof import('../relay-server/index.ts')
+// the relay from its sources, on unpatched dependencies: what a relay on stock js-libp2p does
+const { createRelay: createStockRelay } = await import('../relay-server/index.ts')
 
 // long enough that a busy machine (CPU stalls of tens of ms) does not turn one level into two
 const DELAY = 100
@@ -55,8 +57,8 @@ describe('delay proxy', () => {
 })
 
 describe('relay round trips in Node (through a delay proxy)', () => {
-  async function relayBehindProxy (): Promise<{ relay: Relay, proxy: DelayProxy, address: string }> {
-    const relay = createRelay({ port: 0, stunPort: 0, privateKey: await generateKeyPair('Ed25519'), logLevel: 'silent' })
+  async function relayBehindProxy (stock = false): Promise<{ relay: Relay, proxy: DelayProxy, address: string }> {
+    const relay = (stock ? createStockRelay : createRelay)({ port: 0, stunPort: 0, privateKey: await generateKeyPair('Ed25519'), logLevel: 'silent' })
     cleanups.push(async () => await relay.close())
     await relay.ready
     const ws = relay.addresses.find(a => a.includes('/ws/')) as string
@@ -83,8 +85,8 @@ describe('relay round trips in Node (through a delay proxy)', () => {
     return n
   }
   /** Two peers on one relay behind the proxy, once their start-up traffic (identify, pushes) has settled */
-  const twoPeers = async (): Promise<{ proxy: DelayProxy, a: Peer, b: Peer }> => {
-    const { proxy, address } = await relayBehindProxy()
+  const twoPeers = async (stock = false): Promise<{ proxy: DelayProxy, a: Peer, b: Peer }> => {
+    const { proxy, address } = await relayBehindProxy(stock)
     const [a, b] = await Promise.all([peer(address), peer(address)])
     await new Promise(resolve => setTimeout(resolve, 4 * DELAY))
     return { proxy, a, b }
@@ -101,6 +103,18 @@ describe('relay round trips in Node (through a delay proxy)', () => {
   it('connect → usable (a relayed circuit): 3 relay round trips', async () => {
     const { proxy, a, b } = await twoPeers()
     expect(await counted(proxy, 'connect → usable', async () => expect((await b.connect(a.id)).direct).toBe(false))).toBeLessThanOrEqual(3)
+  })
+
+  // the other side needs nothing: a relay on stock js-libp2p answers the optimistic streams and forwards what
+  // follows CONNECT; its stop stream negotiates first (a round trip more than Peerlane's relay)
+  it('a relay on stock js-libp2p: createPeer 3, connect → usable 4 relay round trips', async () => {
+    const { proxy, address } = await relayBehindProxy(true)
+    expect(await counted(proxy, 'createPeer, stock relay', async () => await peer(address))).toBeLessThanOrEqual(3)
+    const { proxy: proxy2, a, b } = await twoPeers(true)
+    await a.handle('/peerlane-test/echo/1.0.0', data => data)
+    expect(await counted(proxy2, 'connect → usable, stock relay', async () => expect((await b.connect(a.id)).direct).toBe(false))).toBeLessThanOrEqual(4)
+    // the pipelined circuit carries data both ways
+    expect(new TextDecoder().decode(await b.request(a.id, '/peerlane-test/echo/1.0.0', 'over the circuit'))).toBe('over the circuit')
   })
 
   // the circuit (3), the SDP offer with Noise's last message and its answer (2), and (node-datachannel gathers
