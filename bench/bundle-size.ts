@@ -60,11 +60,26 @@ export function ownerOf (source: string): string {
  * Unmapped bytes count as "(unmapped)".
  */
 export function contributors (file: string, mapFile = `${file}.map`, bySource = false): Contributor[] {
-  if (!existsSync(mapFile)) return []
+  return [...codeByOwner(file, mapFile, bySource)].map(([name, code]) => ({ name, bytes: Buffer.byteLength(code) })).sort((a, b) => b.bytes - a.bytes)
+}
+
+/**
+ * Like contributors, with each package's gzip bytes when its code is compressed alone (`gzip`): what removing it
+ * would save, roughly (a package's code also compresses against the rest, so these add up to more than the whole)
+ */
+export function contributorsGzip (file: string, mapFile = `${file}.map`): Array<Contributor & { gzip: number }> {
+  return [...codeByOwner(file, mapFile, false)]
+    .map(([name, code]) => ({ name, bytes: Buffer.byteLength(code), gzip: gzipSync(code, { level: 9 }).byteLength }))
+    .sort((a, b) => b.gzip - a.gzip)
+}
+
+/** The bundle's code, by the package (or source) each mapped byte comes from */
+function codeByOwner (file: string, mapFile: string, bySource: boolean): Map<string, string> {
+  if (!existsSync(mapFile)) return new Map()
   const lines = readFileSync(file, 'utf8').split('\n')
   const map = JSON.parse(readFileSync(mapFile, 'utf8')) as { sources: string[], mappings: string }
-  const totals = new Map<string, number>()
-  const add = (name: string, n: number): void => { if (n > 0) totals.set(name, (totals.get(name) ?? 0) + n) }
+  const totals = new Map<string, string>()
+  const add = (name: string, code: string): void => { if (code !== '') totals.set(name, (totals.get(name) ?? '') + code) }
   let source = 0
   map.mappings.split(';').forEach((line, lineNo) => {
     const text = lines[lineNo] ?? ''
@@ -75,7 +90,7 @@ export function contributors (file: string, mapFile = `${file}.map`, bySource = 
       if (segment === '') continue
       const fields = decodeSegment(segment)
       column += fields[0]
-      add(owner, Buffer.byteLength(text.slice(start, column)))
+      add(owner, text.slice(start, column))
       start = column
       if (fields.length >= 4) {
         source += fields[1]
@@ -85,9 +100,9 @@ export function contributors (file: string, mapFile = `${file}.map`, bySource = 
         owner = '(unmapped)'
       }
     }
-    add(owner, Buffer.byteLength(text.slice(start)))
+    add(owner, text.slice(start))
   })
-  return [...totals].map(([name, bytes]) => ({ name, bytes })).sort((a, b) => b.bytes - a.bytes)
+  return totals
 }
 
 /** The top `n` contributors as an aligned text table */

@@ -17,7 +17,7 @@ import type { WebSocket } from 'ws'
 function benchPage (url: URL): string {
   const scripts: Record<string, string> = { peerlane: '/dist/peerlane.min.js', stock: '/bench/dist/stock-libp2p.min.js', none: '' }
   const script = scripts[url.searchParams.get('bundle') ?? 'none']
-  const benchScripts = ['/bench/page.js', '/bench/page-stock.js', '/bench/page-raw.js'].map(src => `<script src="${src}"></script>`).join('')
+  const benchScripts = ['/bench/page.js', '/bench/page-stock.js', '/bench/page-raw.js', '/bench/page-load.js'].map(src => `<script src="${src}"></script>`).join('')
   return `<!doctype html><meta charset="utf-8"><link rel="icon" href="data:,"><title>bench</title>
 ${script === '' ? '' : `<script src="${script}"></script>`}${benchScripts}<p>Peerlane benchmark page</p>`
 }

@@ -2,7 +2,7 @@
 // server (bench/env.ts). Its calls are added to the window.bench of bench/page.js, which is loaded before this
 // script (and has the clock and the state)
 (() => {
-  const { now, state, pad } = window.benchPage
+  const { now, span, state, pad } = window.benchPage
 
   Object.assign(window.bench, {
     /** Connects to the signalling server as `id` and answers offers; answers 'ping:' with 'pong:' and counts bytes */
@@ -52,11 +52,12 @@
       ws.send(JSON.stringify({ to: target, type: 'offer', description: pc.localDescription }))
       await open
       const ms = now() - t0
+      const at = span(t0)
       state.raw = { id, ws, pc, channel, pongs: new Map() }
       channel.addEventListener('message', e => {
         if (typeof e.data === 'string') state.raw.pongs.get(e.data.slice(5))?.(e.data)
       })
-      return { ms }
+      return { ms, at }
     },
 
     async rawLatency ({ count, size }) {

@@ -1,14 +1,14 @@
 // The stock js-libp2p calls of the benchmark pages (bench/dist/stock-libp2p.min.js, window.StockLibp2p), added
 // to the window.bench of bench/page.js, which is loaded before this script (and has the clock and the state)
 (() => {
-  const { now, state } = window.benchPage
+  const { now, span, state } = window.benchPage
 
   Object.assign(window.bench, {
     async stockReady ({ relay, on }) {
       const t0 = now()
       state.node = await window.StockLibp2p.startStockNode(relay, on)
       const ms = now() - t0
-      return { ms, id: state.node.peerId.toString() }
+      return { ms, at: span(t0), id: state.node.peerId.toString() }
     },
 
     /**
@@ -52,8 +52,9 @@
       const onProgress = evt => { phases[evt.type] ??= now() - t0 }
       const connection = await state.node.dial(multiaddr(`${relay}/p2p-circuit/webrtc/p2p/${peerId}`), { signal: AbortSignal.timeout(20_000), onProgress })
       const ms = now() - t0
+      const at = span(t0)
       if (connection.limits != null) throw new Error('the connection is relayed, not direct')
-      return { ms, phases: { ...phases, 'dial resolved': ms } }
+      return { ms, at, phases: { ...phases, 'dial resolved': ms } }
     },
 
     async stockStop () {

@@ -5,6 +5,8 @@
 // has what the three share (the clock, the page's state) and the Peerlane calls (dist/peerlane.min.js).
 (() => {
   const now = () => performance.now()
+  /** [start, end] of a span in epoch ms (performance.timeOrigin-based), which the delay proxy's clock shares */
+  const span = (t0) => [performance.timeOrigin + t0, performance.timeOrigin + now()]
   const SINK = '/peerlane-bench/sink/1.0.0'
   const ECHO = '/peerlane-bench/echo/1.0.0'
   const state = { node: undefined, peer: undefined, room: undefined, raw: undefined }
@@ -59,10 +61,11 @@
       const t0 = now()
       state.peer = await window.Peerlane.createPeer({ relays: [relay], identity: 'memory' })
       const ms = now() - t0
+      const at = span(t0)
       state.node = state.peer.libp2p
       // for peerlaneConnectUsable's request right after connect()
       await state.peer.handle(ECHO, data => data)
-      return { ms, id: state.peer.id }
+      return { ms, at, id: state.peer.id }
     },
 
     /** peer.connect(peerId) → a direct WebRTC link, in ms */
@@ -70,8 +73,9 @@
       const t0 = now()
       const info = await state.peer.connect(peerId, { signal: AbortSignal.timeout(20_000), allowRelayed: false })
       const ms = now() - t0
+      const at = span(t0)
       if (!info.direct || info.transport !== 'webrtc') throw new Error(`not direct: ${JSON.stringify(info)}`)
-      return { ms }
+      return { ms, at }
     },
 
     /**
@@ -86,6 +90,7 @@
       })
       await state.peer.connect(peerId, { signal: AbortSignal.timeout(20_000) })
       const usable = now() - t0
+      const at = span(t0)
       // usable means usable: a request at once, over whatever link there is while WebRTC comes up
       const answer = new TextDecoder().decode(await state.peer.request(peerId, ECHO, 'right after connect', { signal: AbortSignal.timeout(20_000) }))
       if (answer !== 'right after connect') throw new Error(`the request right after connect() was answered ${JSON.stringify(answer)}`)
@@ -93,7 +98,7 @@
       // on one host the pair is the relay's STUN (srflx) or host/peer-reflexive, never TURN (none is offered) nor unknown
       const [link] = await state.peer.stats(peerId)
       if (link?.route !== 'stun' && link?.route !== 'direct') throw new Error(`direct link on route ${link?.route}`)
-      return { ms: usable, direct: directMs, route: link.route }
+      return { ms: usable, at, direct: directMs, route: link.route }
     },
 
     /**
@@ -196,6 +201,6 @@
   }
 
   // for page-stock.js and page-raw.js, loaded after this script
-  window.benchPage = { now, state, pad }
+  window.benchPage = { now, span, state, pad }
   window.bench = bench
 })()

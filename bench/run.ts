@@ -5,7 +5,7 @@
 //   npm run bench -- --runs 20          more runs
 //   npm run bench -- --only ready,bundle
 //
-// Figures: bundle, ready, connect, heal, latency, throughput, relay, one file each in bench/figures/; what they run
+// Figures: bundle, ready, connect, distance, heal, latency, load, throughput, relay, one file each in bench/figures/; what they run
 // against (relay, servers, browsers) is bench/env.ts, what they share bench/shared.ts. Nothing here asserts a
 // time: the targets are printed as met or not met, and the exit status is 0 whenever the benchmark itself ran.
 import { execFileSync } from 'node:child_process'
@@ -16,8 +16,10 @@ import { ROOT } from '../test-e2e/support.ts'
 import { startEnv } from './env.ts'
 import { bundle, PEERLANE_BUNDLE } from './figures/bundle.ts'
 import { connect } from './figures/connect.ts'
+import { distance } from './figures/distance.ts'
 import { heal } from './figures/heal.ts'
 import { latency } from './figures/latency.ts'
+import { load } from './figures/load.ts'
 import { ready } from './figures/ready.ts'
 import { relay } from './figures/relay.ts'
 import { throughput } from './figures/throughput.ts'
@@ -27,7 +29,7 @@ import type { Context, Env, FigureId, Options } from './shared.ts'
 import type { Figure } from './stats.ts'
 
 /** Each figure, run in this order (FIGURES') when chosen */
-const RUN: Record<FigureId, (ctx: Context) => Promise<Figure[]>> = { bundle, ready, connect, heal, latency, throughput, relay }
+const RUN: Record<FigureId, (ctx: Context) => Promise<Figure[]>> = { bundle, ready, connect, distance, heal, latency, load, throughput, relay }
 
 function parseArgs (argv: string[]): Options {
   const options: Options = { runs: 10, only: new Set(FIGURES), messages: 30, bytes: 8 * 1024 * 1024, chunk: 16 * 1024 }

@@ -4,7 +4,7 @@ import type { Figure, Row } from './stats.ts'
 import type { RelayProcess } from '../test-e2e/support.ts'
 import type { Browser, BrowserContext, Page } from '@playwright/test'
 
-export const FIGURES = ['bundle', 'ready', 'connect', 'heal', 'latency', 'throughput', 'relay'] as const
+export const FIGURES = ['bundle', 'ready', 'connect', 'distance', 'heal', 'latency', 'load', 'throughput', 'relay'] as const
 export type FigureId = typeof FIGURES[number]
 
 export interface Options {

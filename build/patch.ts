@@ -55,10 +55,11 @@ export function replaceModules (target: Target, patches: Patch[]): Plugin {
     enforce: 'pre',
     load (id) {
       const path = id.split('?')[0]
-      const replacement = all.find(r => path.endsWith(r.file))
-      if (replacement == null) return null
-      applied.add(replacement.file)
-      return { code: replacement.code(readFileSync(path, 'utf8')), map: null }
+      // several patches may replace parts of one file: each in turn, in PATCHES order
+      const replacements = all.filter(r => path.endsWith(r.file))
+      if (replacements.length === 0) return null
+      for (const r of replacements) applied.add(r.file)
+      return { code: replacements.reduce((code, r) => r.code(code), readFileSync(path, 'utf8')), map: null }
     },
     buildEnd (error) {
       if (error != null) return
