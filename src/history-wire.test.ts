@@ -3,7 +3,7 @@ import { RPC } from '@libp2p/gossipsub/message'
 import { peerIdFromPrivateKey } from '@libp2p/peer-id'
 import { describe, expect, it } from 'vitest'
 import { encodeSigned, verifySigned } from './history-wire.ts'
-import { signedMessage } from './test/rooms.ts'
+import { signedMessage } from './test/attack.ts'
 import type { PrivateKey } from '@libp2p/interface'
 
 const TOPIC = 'peerlane/1/room/wire'

@@ -1,38 +1,7 @@
 import { generateKeyPair } from '@libp2p/crypto/keys'
-import { RPC } from '@libp2p/gossipsub/message'
-import { lpStream } from '@libp2p/utils'
 import { describe, expect, it } from 'vitest'
-import { encodeSigned } from './history-wire.ts'
-import { HISTORY_PROTOCOL, HistoryRequest, HistoryResponse, RoomEnvelope } from './index.ts'
-import { inbox, peer, relay, until } from './test/rooms.ts'
-import type { Peer, RoomOptions } from './index.ts'
-import type { Message } from '@libp2p/gossipsub'
-
-/** Every app message of `topic` that reaches `p` (beacons left out), as the history protocol carries it */
-function record (p: Peer, topic: string): Uint8Array[] {
-  const seen: Uint8Array[] = []
-  p.libp2p.services.pubsub.addEventListener('message', (e: CustomEvent<Message>) => {
-    const msg = e.detail
-    if (msg.topic === topic && msg.type === 'signed' && RoomEnvelope.decode(msg.data).presence === RoomEnvelope.Presence.NONE) seen.push(encodeSigned(msg))
-  })
-  return seen
-}
-
-/** Makes `p` answer history requests with `serve(recorded)` instead of what its rooms kept */
-async function serveForged (p: Peer, serve: () => Uint8Array[]): Promise<{ asked: number }> {
-  const counter = { asked: 0 }
-  await p.libp2p.unhandle(HISTORY_PROTOCOL)
-  await p.libp2p.handle(HISTORY_PROTOCOL, async stream => {
-    counter.asked++
-    const lp = lpStream(stream)
-    const request = HistoryRequest.decode(await lp.read())
-    const messages = serve().filter(m => RPC.Message.decode(m).topic === request.topic)
-    await lp.write(HistoryResponse.encode({ kept: true, count: messages.length }))
-    for (const m of messages) await lp.write(m)
-    await stream.close()
-  }, { runOnLimitedConnection: true })
-  return counter
-}
+import { forgeThree, inbox, peer, recordRoom, relay, serveForged, until } from './test/rooms.ts'
+import type { RoomOptions } from './index.ts'
 
 describe('room history (Node peers, one relay)', () => {
   it('a member who joins later gets what was said, oldest first, marked as history, once', async () => {
@@ -66,19 +35,13 @@ describe('room history (Node peers, one relay)', () => {
     // a keeps no history, so c has only d to ask
     const noHistory: RoomOptions = { history: false }
     const [ra, rd] = [await a.join('forged', noHistory), await d.join('forged')]
-    const recorded = record(d, rd.topic)
+    const recorded = recordRoom(d.libp2p.services.pubsub, rd.topic)
     const gotD = inbox(rd)
     await until(() => ra.peers.includes(d.id), 'a and d to meet')
     for (let i = 0; i < 6; i++) await ra.send(`genuine ${i}`)
     await until(() => gotD.length === 6, 'd to get them')
     const mallory = await generateKeyPair('Ed25519')
-    const forging = await serveForged(d, () => recorded.map((bytes, i) => {
-      const m = RPC.Message.decode(bytes)
-      if (i === 1) return RPC.Message.encode({ ...m, data: new TextEncoder().encode('forged: altered text') })
-      if (i === 3) return RPC.Message.encode({ ...m, signature: new Uint8Array(64) })
-      if (i === 5) return RPC.Message.encode({ ...m, key: undefined, from: new Uint8Array([0, 36, 8, 1, 18, 32, ...mallory.publicKey.raw]) })
-      return bytes
-    }))
+    const forging = await serveForged(d.libp2p, () => forgeThree(recorded, mallory))
 
     const rc = await c.join('forged')
     const gotC = inbox(rc)
@@ -97,7 +60,7 @@ describe('room history (Node peers, one relay)', () => {
     const r = await relay()
     const [a, b] = [await peer(r), await peer(r)]
     const ra = await a.join('quiet', { history: false })
-    const asked = await serveForged(a, () => [])
+    const asked = await serveForged(a.libp2p, () => [])
     await ra.send('before b')
     const rb = await b.join('quiet', { history: false })
     const gotB = inbox(rb)

@@ -74,6 +74,8 @@ export class RoomHistory {
   private stored: StoredEntry[] = []
   private readonly keys = new Set<string>()
   private bytes = 0
+  /** the newest arrival time given: each entry's is later, also within one ms, so that the store keeps their order */
+  private lastArrival = 0
   /** members to ask, in the order they were heard */
   private readonly queue: string[] = []
   private asked = 0
@@ -90,6 +92,7 @@ export class RoomHistory {
   async load (): Promise<void> {
     const stored = await this.parts.store.load(this.parts.topic)
     for (const entry of stored) this.keep(entry, false)
+    this.lastArrival = stored.at(-1)?.arrival ?? 0
     this.prune()
     this.stored = [...this.entries]
   }
@@ -112,7 +115,8 @@ export class RoomHistory {
 
   /** Keeps a message that was delivered live, or that we sent */
   record (msg: SignedMessage, message: RoomMessage): void {
-    this.keep({ key: historyKey(message), arrival: Date.now(), timestamp: message.timestamp, message: encodeSigned(msg) }, true)
+    this.lastArrival = Math.max(Date.now(), this.lastArrival + 0.001)
+    this.keep({ key: historyKey(message), arrival: this.lastArrival, timestamp: message.timestamp, message: encodeSigned(msg) }, true)
   }
 
   /** Starts asking the members heard so far (and those heard later) */

@@ -1,23 +1,16 @@
-// What the Node room tests share: an in-process relay, Node peers on it (no WebRTC: rooms go through the
+// What the Node room tests (vitest) share: an in-process relay, Node peers on it (no WebRTC: rooms go through the
 // relay), an inbox per room, and polling for a condition. Everything started is stopped after each test.
-import { noise } from '@chainsafe/libp2p-noise'
-import { yamux } from '@chainsafe/libp2p-yamux'
-import { generateKeyPair, publicKeyToProtobuf } from '@libp2p/crypto/keys'
-import { gossipsub } from '@libp2p/gossipsub'
-import { RPC } from '@libp2p/gossipsub/message'
-import { identify } from '@libp2p/identify'
-import { peerIdFromPrivateKey } from '@libp2p/peer-id'
-import { webSockets } from '@libp2p/websockets'
-import { multiaddr } from '@multiformats/multiaddr'
-import { createLibp2p } from 'libp2p'
-import { concat } from 'uint8arrays/concat'
+import { generateKeyPair } from '@libp2p/crypto/keys'
 import { afterEach } from 'vitest'
 import { createRelay } from '../../relay-server/index.ts'
 import { createPeer } from '../index.ts'
+import { stockNode as dialStock } from './attack.ts'
 import type { Relay, RelayConfig } from '../../relay-server/index.ts'
 import type { Peer, PeerOptions, Room, RoomMessage } from '../index.ts'
-import type { GossipSub } from '@libp2p/gossipsub'
-import type { Libp2p, PrivateKey } from '@libp2p/interface'
+import type { StockNode } from './attack.ts'
+import type { Libp2p } from '@libp2p/interface'
+
+export { recordRoom, serveForged, forgeThree, signedMessage } from './attack.ts'
 
 const running: Array<Relay | Peer> = []
 const stopped: Libp2p[] = []
@@ -60,27 +53,9 @@ export async function until (fn: () => boolean | Promise<boolean>, what: string,
   }
 }
 
-/** A GossipSub message of `topic` signed by `key` as StrictSign does it, for attackers that speak for many authors */
-export async function signedMessage (key: PrivateKey, topic: string, data: Uint8Array, seqno = BigInt(Date.now()) * 1000n): Promise<RPC.Message> {
-  const bytes = new Uint8Array(8)
-  new DataView(bytes.buffer).setBigUint64(0, seqno)
-  const msg = { from: peerIdFromPrivateKey(key).toMultihash().bytes, data, seqno: bytes, topic }
-  const signature = await key.sign(concat([new TextEncoder().encode('libp2p-pubsub:'), RPC.Message.encode(msg)]))
-  return { ...msg, signature, key: publicKeyToProtobuf(key.publicKey) }
-}
-
-/** A plain js-libp2p node with GossipSub (StrictSign), dialled to `address`: what an attacker runs */
-export async function stockNode (address: string, gossip: Record<string, unknown> = {}): Promise<{ node: Libp2p<{ pubsub: GossipSub }>, pubsub: GossipSub, send: (to: string, messages: RPC.Message[]) => boolean }> {
-  const node = await createLibp2p({
-    transports: [webSockets()],
-    connectionEncrypters: [noise()],
-    streamMuxers: [yamux()],
-    services: { identify: identify(), pubsub: gossipsub({ globalSignaturePolicy: 'StrictSign', allowPublishToZeroTopicPeers: true, ...gossip }) }
-  })
-  stopped.push(node)
-  await node.dial(multiaddr(address))
-  const pubsub = node.services.pubsub
-  // GossipSub's own sender (internal): messages as they are, however old, whoever signed them
-  const send = (to: string, messages: RPC.Message[]): boolean => (pubsub as any).sendRpc(to, { subscriptions: [], messages })
-  return { node: node as any, pubsub, send }
+/** A plain js-libp2p node with GossipSub, dialled to `address`, stopped after the test */
+export async function stockNode (address: string, gossip: Record<string, unknown> = {}): Promise<StockNode> {
+  const stock = await dialStock(address, gossip)
+  stopped.push(stock.node)
+  return stock
 }
