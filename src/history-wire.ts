@@ -77,6 +77,10 @@ export async function askHistory (connection: Connection, request: HistoryReques
     await lp.write(HistoryRequest.encode(request), { signal })
     const header = HistoryResponse.decode(await lp.read({ signal }))
     if (header.count > request.limit) throw new Error(`history answer of ${header.count} messages, over the ${request.limit} asked for`)
+    if (header.count === 0) {
+      await stream.close({ signal })
+      return { kept: header.kept, messages: (async function * () {})() }
+    }
     async function * messages (): AsyncGenerator<Uint8Array> {
       try {
         for (let i = 0; i < header.count; i++) yield (await lp.read({ signal })).subarray()

@@ -176,10 +176,7 @@ export class RoomHistory {
     log('asking %s for %s since %d', member, topic, since)
     const connection = await this.parts.connectionTo(member, signal)
     const answer = await askHistory(connection, { topic, since: BigInt(since), limit: limits.maxMessages }, this.parts.maxEnvelope + FRAME_OVERHEAD, signal)
-    if (!answer.kept) {
-      await answer.messages.return(undefined)
-      return false
-    }
+    if (!answer.kept) return false
     let forged = 0
     let delivered = 0
     for await (const bytes of answer.messages) {
@@ -238,7 +235,8 @@ export async function handleHistory (node: PeerNode, lookup: (topic: string) => 
       limiter.consume(from)
       await answerHistory(stream, from, async (from, request, signal) => await lookup(request.topic)?.serve(from, request, signal), AbortSignal.timeout(HISTORY_DEFAULTS.timeout))
     } catch (err: any) {
-      stream.abort(err instanceof Error ? err : new Error(String(err?.msBeforeNext != null ? 'too many history requests' : err)))
+      // a refusal (RateLimitError: too many requests) or a broken request: the asker asks someone else
+      stream.abort(err instanceof Error ? err : new Error(String(err)))
     }
   }, { runOnLimitedConnection: true, maxInboundStreams: 2 })
 }
