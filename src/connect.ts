@@ -102,8 +102,12 @@ export class Connector extends TypedEventEmitter<ConnectorEvents> {
             log('dialling %s (attempt %d)', path, attempt)
             const conn = await this.node.dial(multiaddr(path), { signal })
             // libp2p answers a dial with an open connection it already has when it thinks the new one would be no
-            // better (an unlimited circuit): for a WebRTC path that is no WebRTC link
-            if (path.includes('/webrtc') && transportOf(conn) !== 'webrtc') throw new Error(`answered by the open ${transportOf(conn)} connection, not a WebRTC link`)
+            // better (an unlimited circuit), and joins a dial to a peer with one under way (a history request's,
+            // say): for a WebRTC path that is no WebRTC link, so the next attempt dials again
+            if (path.includes('/webrtc') && transportOf(conn) !== 'webrtc') {
+              errors.push(`${path}: answered by the ${transportOf(conn)} connection, not a WebRTC link`)
+              continue
+            }
             if (transportOf(conn) === 'relay') this.keepRelayed(conn, path)
             return describe(conn)
           } catch (err: any) {
