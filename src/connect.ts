@@ -74,8 +74,10 @@ export class Connector extends TypedEventEmitter<ConnectorEvents> {
    * the WebRTC link is made in the background (`connection:direct`); with `allowRelayed: false` it resolves
    * with the WebRTC link, or rejects once ICE fails.
    */
-  async connect (target: string, options: ConnectOptions & { webrtcTries?: number } = {}): Promise<ConnectionInfo> {
+  async connect (target: string, options: ConnectOptions & { webrtcTries?: number, eager?: boolean } = {}): Promise<ConnectionInfo> {
     const { signal } = options
+    // the app asked for this peer: link directly whatever maxDirectPeers says (internal callers may not be the app)
+    const eager = options.eager ?? true
     signal?.throwIfAborted()
 
     if (typeof target === 'string' && target.startsWith('/')) {
@@ -108,7 +110,7 @@ export class Connector extends TypedEventEmitter<ConnectorEvents> {
               errors.push(`${path}: answered by the ${transportOf(conn)} connection, not a WebRTC link`)
               continue
             }
-            if (transportOf(conn) === 'relay') this.keepRelayed(conn, path)
+            if (transportOf(conn) === 'relay') this.keepRelayed(conn, path, eager)
             return describe(conn)
           } catch (err: any) {
             signal?.throwIfAborted()
@@ -125,7 +127,7 @@ export class Connector extends TypedEventEmitter<ConnectorEvents> {
       // usable at once: the relayed circuit is up after one relay round trip of its own, while ICE (which may
       // never succeed behind some NATs) runs in the background (DirectLinks hears `link:relayed`)
       if (existing != null) {
-        this.safeDispatchEvent('link:relayed', { detail: { peerId: target, eager: true } })
+        this.safeDispatchEvent('link:relayed', { detail: { peerId: target, eager } })
         return describe(existing)
       }
       const relayed = await tryPaths(ownRelayed)
@@ -165,9 +167,9 @@ export class Connector extends TypedEventEmitter<ConnectorEvents> {
   }
 
   /** The best open connection to `peerId`, connecting first when there is none */
-  async connectionTo (peerId: string, signal?: AbortSignal): Promise<Connection> {
+  async connectionTo (peerId: string, signal?: AbortSignal, eager = true): Promise<Connection> {
     const id = parsePeerId(peerId)
-    if (this.best(id) == null) await this.connect(peerId, { signal })
+    if (this.best(id) == null) await this.connect(peerId, { signal, eager })
     const connection = this.best(id)
     if (connection == null) throw new PeerUnreachableError(peerId, `no connection to ${peerId}`)
     return connection

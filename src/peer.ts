@@ -173,7 +173,8 @@ class PeerImpl extends TypedEventEmitter<PeerEvents> implements Peer {
       key,
       store: this.store,
       replayWindow: config.replayWindow,
-      connectionTo: async (peerId, signal) => await this.connectionTo(peerId, signal),
+      // a history request does not ask for a direct link: DirectLinks links to members as maxDirectPeers says
+      connectionTo: async (peerId, signal) => await this.parts.connector.connectionTo(peerId, signal, false),
       onLeft: members => {
         if (rooms.get(topic) === room) rooms.delete(topic)
         for (const member of members) links.release(member)
