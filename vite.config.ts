@@ -112,7 +112,7 @@ export default defineConfig(({ mode }) => {
         { find: /^peerlane\/shared$/, replacement: here('./src/shared.ts') },
         // browser variants of src/ modules (`x.browser.ts` beside `x.ts`), as a package.json `browser` map would
         // swap them: no Node polyfill (ws), and the page lifecycle
-        ...(inBrowser ? [{ find: /^\.\/(polyfills|lifecycle)\.ts$/, replacement: here('./src/$1.browser.ts') }] : [])
+        ...(inBrowser ? [{ find: /^\.\/(polyfills|lifecycle|history-store)\.ts$/, replacement: here('./src/$1.browser.ts') }] : [])
       ],
       // one copy of each: @chainsafe/libp2p-noise and -yamux still depend on the previous majors of these, whose
       // APIs are the same at runtime (only their TypeScript generics changed); two copies cost ~25 KB minified

@@ -3,7 +3,7 @@
 import { createPeer, importIdentity } from 'peerlane'
 import { $, short } from './dom.ts'
 import { describeFile, receiveFiles, sendFile } from './files.ts'
-import { addFile, addSystem, addText, nicknames } from './messages.ts'
+import { addFile, addSystem, addText, clearMessages, nicknames } from './messages.ts'
 import type { ConnectionInfo, Peer, Room, RoomMessage, Route } from 'peerlane'
 
 /** what travels in the room, as JSON */
@@ -121,7 +121,7 @@ async function copy (text: string, button: HTMLButtonElement): Promise<void> {
 async function enterRoom (name: string): Promise<void> {
   await room?.leave()
   nicknames.clear()
-  $('messages').replaceChildren()
+  clearMessages()
   $<HTMLInputElement>('room-name').value = name
   document.title = `${name} · Peerlane chat`
   room = await peer.join(name)
@@ -154,10 +154,12 @@ function onMessage (message: RoomMessage): void {
   const m = message.json as DemoMessage | undefined
   if (m == null || typeof m !== 'object' || typeof m.nick !== 'string') return
   const known = nicknames.get(message.from)
-  nicknames.set(message.from, m.nick.slice(0, 32))
-  announceJoin(message.from)
+  // an earlier nickname (from the room's history) does not replace one heard live
+  if (message.history !== true || known == null) nicknames.set(message.from, m.nick.slice(0, 32))
+  if (message.history !== true) announceJoin(message.from)
   if (known !== m.nick) renderPeers()
-  if (m.kind === 'chat' && typeof m.text === 'string') addText(message.from, m.text, message.timestamp, false)
+  // the room's history has our own earlier messages too
+  if (m.kind === 'chat' && typeof m.text === 'string') addText(message.from, m.text, message.timestamp, message.from === peer.id, message.history === true)
 }
 
 async function sendText (text: string): Promise<void> {
