@@ -64,7 +64,7 @@ function modules (): string[] {
   return files.filter(f => f.endsWith('.ts') && !f.endsWith('.test.ts'))
 }
 
-const name = (file: string): string => file.replace(/(\.browser|\.sibling)?\.ts$/, '')
+const name = (file: string): string => file.replace(/(\.browser|\.sibling|\.script)?\.ts$/, '')
 
 describe('src/ layers', () => {
   it('every module has a step', () => {
