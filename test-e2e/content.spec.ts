@@ -81,7 +81,8 @@ async function fetchIn (page: Page, ref: any, from: string[], abortAt?: number):
 function rendererPids (dir: string): number[] {
   return readdirSync('/proc').filter(f => /^\d+$/.test(f)).filter(pid => {
     try {
-      const args = readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0')
+      // split on spaces too: Chromium's zygote children rewrite their command line as one string
+      const args = readFileSync(`/proc/${pid}/cmdline`, 'utf8').split(/[\0 ]/)
       return args.includes('--type=renderer') && args.includes(`--user-data-dir=${dir}`) && !args.includes('--top-chrome-webui')
     } catch {
       return false
@@ -118,7 +119,6 @@ test('a 200 MiB file shared by two pages is fetched by a third from both, aborte
   expect(sharedA.ref).toMatchObject({ size, name: 'big.bin', type: 'text/html' })
 
   // the fetching renderer's memory, sampled while it fetches
-  console.log('DIR', dirs[2], readdirSync('/proc').filter(f => /^\d+$/.test(f)).map(p => { try { return readFileSync(`/proc/${p}/cmdline`, 'utf8').split('\0').filter(a => a.startsWith('--user-data-dir') || a.startsWith('--type')).join(' ') } catch { return '' } }).filter(x => x.includes('renderer')).slice(0, 6))
   const pids = rendererPids(dirs[2])
   expect(pids.length).toBeGreaterThan(0)
   // per renderer (the page's is one of them): its RSS before the fetch, and the most it reached

@@ -94,6 +94,8 @@ export async function fetchBlocks (root: CID, parts: FetchParts, options: { sign
   const queue: Item[] = [{ cid: root }]
   /** blocks being asked now */
   const asking = new Set<string>()
+  /** the asks under way, awaited before fetchBlocks settles: nothing is stored after it rejects */
+  const inflight = new Set<Promise<void>>()
   let probing = 0
   let running = 0
   let fetched = 0
@@ -154,7 +156,8 @@ export async function fetchBlocks (root: CID, parts: FetchParts, options: { sign
       if (result.has && result.block != null) {
         holder.misses = 0
         if (holder.served++ === 0) options.onProgress?.({ type: 'holder', peerId: holder.peerId.toString() })
-        if (await store.put(item.cid, result.block, owner, { signal })) fetched++
+        // not aborted with the fetch: a block that arrived is kept (and counted), so the next fetch does not ask for it
+        if (await store.put(item.cid, result.block, owner)) fetched++
         void bitswap.notify(item.cid).catch(() => {})
         expand(item, result.block)
         progress(holder.peerId.toString())
@@ -213,8 +216,13 @@ export async function fetchBlocks (root: CID, parts: FetchParts, options: { sign
         }
         if (chosen != null) {
           const [next] = queue.splice(chosen.index, 1)
-          if (next.cid.equals(root) || !(await store.has(next.cid, { signal }))) void ask(next, chosen.holder)
-          else queue.unshift(next)
+          if (next.cid.equals(root) || !(await store.has(next.cid, { signal }))) {
+            const asked = ask(next, chosen.holder)
+            inflight.add(asked)
+            void asked.finally(() => inflight.delete(asked))
+          } else {
+            queue.unshift(next)
+          }
           continue
         }
         const k = key(item.cid)
@@ -235,7 +243,8 @@ export async function fetchBlocks (root: CID, parts: FetchParts, options: { sign
     return { fetched, present }
   } finally {
     signal.removeEventListener('abort', onAbort)
-    unwatch()
     for (const holder of holders.values()) holder.controller.abort()
+    await Promise.allSettled(inflight)
+    unwatch()
   }
 }
