@@ -130,7 +130,7 @@ export default defineConfig(({ mode }) => {
         { find: /^peerlane\/shared$/, replacement: here('./src/shared.ts') },
         // browser variants of src/ modules (`x.browser.ts` beside `x.ts`), as a package.json `browser` map would
         // swap them: no Node polyfill (ws), and the page lifecycle
-        ...(inBrowser ? [{ find: /^\.\/(polyfills|lifecycle)\.ts$/, replacement: here('./src/$1.browser.ts') }] : []),
+        ...(inBrowser ? [{ find: /^\.\/(polyfills|lifecycle|history-store)\.ts$/, replacement: here('./src/$1.browser.ts') }] : []),
         ...(inBrowser ? [{ find: /^\.\/open-store\.ts$/, replacement: here('./src/content/open-store.browser.ts') }] : []),
         ...(loader != null ? [{ find: /^\.\/content\/load\.ts$/, replacement: here(`./src/content/${loader}`) }] : [])
       ],

@@ -3,7 +3,7 @@
 // Members link to each other directly (WebRTC) on their own; the relay carries everything until then.
 import { createPeer, importIdentity } from 'peerlane'
 import { $, short } from './dom.ts'
-import { addFile, addSystem, addText, nicknames } from './messages.ts'
+import { addFile, addSystem, addText, clearMessages, nicknames } from './messages.ts'
 import type { ConnectionInfo, ContentRef, Peer, Room, RoomMessage, Route } from 'peerlane'
 
 /** what travels in the room, as JSON */
@@ -124,7 +124,7 @@ async function copy (text: string, button: HTMLButtonElement): Promise<void> {
 async function enterRoom (name: string): Promise<void> {
   await room?.leave()
   nicknames.clear()
-  $('messages').replaceChildren()
+  clearMessages()
   $<HTMLInputElement>('room-name').value = name
   document.title = `${name} · Peerlane chat`
   room = await peer.join(name)
@@ -157,11 +157,17 @@ function onMessage (message: RoomMessage): void {
   const m = message.json as DemoMessage | undefined
   if (m == null || typeof m !== 'object' || typeof m.nick !== 'string') return
   const known = nicknames.get(message.from)
-  nicknames.set(message.from, m.nick.slice(0, 32))
-  announceJoin(message.from)
+  // an earlier nickname (from the room's history) does not replace one heard live
+  if (message.history !== true || known == null) nicknames.set(message.from, m.nick.slice(0, 32))
+  if (message.history !== true) announceJoin(message.from)
   if (known !== m.nick) renderPeers()
-  if (m.kind === 'chat' && typeof m.text === 'string') addText(message.from, m.text, message.timestamp, false)
-  if (m.kind === 'file' && m.ref != null && typeof m.ref === 'object') offerFile(message.from, m.ref)
+  // the room's history has our own earlier messages too
+  if (m.kind === 'chat' && typeof m.text === 'string') addText(message.from, m.text, message.timestamp, message.from === peer.id, message.history === true)
+  if (m.kind === 'file' && m.ref != null && typeof m.ref === 'object') {
+    // a file shared before we came is listed, not offered: no prompt for each file in the history
+    if (message.history === true) addText(message.from, `shared "${String(m.ref.name ?? 'file').slice(0, 128)}" (${(Number(m.ref.size) / 1024 / 1024).toFixed(1)} MiB) earlier`, message.timestamp, message.from === peer.id, true)
+    else if (message.from !== peer.id) offerFile(message.from, m.ref)
+  }
 }
 
 function pendingFiles (): Record<string, { ref: ContentRef, from: string }> {

@@ -1,9 +1,30 @@
-// The chat's message list: text messages, notices and file cards, each with who sent it and when.
+// The chat's message list: text messages, notices and file cards, each with who sent it and when. Messages from
+// the room's history (sent before this page was there) go above a line that says so, oldest first.
 import { SAFE_CONTENT_TYPES } from 'peerlane'
 import { $, short, time } from './dom.ts'
 
 /** Nicknames members announced (their `hello` messages), by PeerId */
 export const nicknames = new Map<string, string>()
+
+/** the line between the room's earlier messages (history, above it) and what arrived live (below it) */
+let divider: HTMLLIElement | undefined
+
+/** Empties the list (a new room) */
+export function clearMessages (): void {
+  divider = undefined
+  $('messages').replaceChildren()
+}
+
+function addEarlier (li: HTMLLIElement): void {
+  if (divider == null) {
+    divider = document.createElement('li')
+    divider.className = 'system divider'
+    divider.textContent = 'Earlier messages, from the room\'s history, are above this line'
+    $('messages').prepend(divider)
+  }
+  li.classList.add('earlier')
+  divider.before(li)
+}
 
 function addItem (li: HTMLLIElement): void {
   const list = $('messages')
@@ -31,12 +52,14 @@ export function messageItem (from: string, timestamp: number, mine: boolean): HT
   return li
 }
 
-export function addText (from: string, text: string, timestamp: number, mine: boolean): void {
+/** A text message; `earlier` for one from the room's history */
+export function addText (from: string, text: string, timestamp: number, mine: boolean, earlier = false): void {
   const li = messageItem(from, timestamp, mine)
   const body = document.createElement('div')
   body.textContent = text
   li.append(body)
-  addItem(li)
+  if (earlier) addEarlier(li)
+  else addItem(li)
 }
 
 export function addSystem (text: string): void {

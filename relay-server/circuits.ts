@@ -4,6 +4,7 @@
 // could hold every circuit a target can take, each for up to --circuit-duration.
 import { AsyncLocalStorage } from 'node:async_hooks'
 import { RELAY_V2_HOP_CODEC } from '@libp2p/circuit-relay-v2'
+import { addCount } from './counts.ts'
 import { ipKeyOf } from './ip-key.ts'
 import type { ResolvedRelayConfig } from './config.ts'
 import type { RelayLogger } from './log.ts'
@@ -77,13 +78,13 @@ export class CircuitLimits {
     }
     // a stream already closed fires no more events, and carries no circuit: nothing to count
     if (hop.stream.status === 'closed' || hop.stream.status === 'aborted' || hop.stream.status === 'reset') return false
-    add(this.bySource, from, 1)
-    add(this.byTarget, to, 1)
-    add(this.byTargetIp, pair, 1)
+    addCount(this.bySource, from, 1)
+    addCount(this.byTarget, to, 1)
+    addCount(this.byTargetIp, pair, 1)
     hop.stream.addEventListener('close', () => {
-      add(this.bySource, from, -1)
-      add(this.byTarget, to, -1)
-      add(this.byTargetIp, pair, -1)
+      addCount(this.bySource, from, -1)
+      addCount(this.byTarget, to, -1)
+      addCount(this.byTargetIp, pair, -1)
     }, { once: true })
     return false
   }
@@ -94,11 +95,4 @@ export class CircuitLimits {
     for (const count of this.bySource.values()) n += count
     return n
   }
-}
-
-/** Adds `delta` to a count, forgetting keys that reach 0 (the maps hold open circuits only) */
-function add (counts: Map<string, number>, key: string, delta: number): void {
-  const n = (counts.get(key) ?? 0) + delta
-  if (n <= 0) counts.delete(key)
-  else counts.set(key, n)
 }

@@ -100,6 +100,13 @@ export interface RelayConfig {
   maxRoomMessageSize?: number
   /** How long a graceful shutdown may take before the process exits anyway (ms). @default 5000 */
   shutdownTimeout?: number
+  /**
+   * A room message whose envelope timestamp is further than this from the relay's clock (ms) is not
+   * forwarded: replay protection, as members do it. @default 60000
+   */
+  replayWindow?: number
+  /** How long GossipSub remembers a message it has seen (ms); at least twice `replayWindow`. @default 120000 */
+  seenTtl?: number
 }
 
 /** A flag, env var or config-file value the relay cannot use; `field` is the flag's name */
@@ -136,7 +143,9 @@ export const DEFAULTS = {
   maxTopicsPerPeer: 32,
   maxRoomMessageSize: 64 * 1024,
   shutdownTimeout: 5_000,
-  turnTtl: 3600
+  turnTtl: 3600,
+  replayWindow: 60_000,
+  seenTtl: 120_000
 }
 
 /** The STUN port when none is configured: the usual one, unless coturn (turnUrls) runs beside the relay */
@@ -183,7 +192,9 @@ const FIELDS: Record<Exclude<keyof RelayConfig, 'privateKey'>, Kind> = {
   wsMaxPayload: 'int',
   maxTopicsPerPeer: 'int',
   maxRoomMessageSize: 'int',
-  shutdownTimeout: 'int'
+  shutdownTimeout: 'int',
+  replayWindow: 'int',
+  seenTtl: 'int'
 }
 type Field = keyof typeof FIELDS
 
@@ -286,9 +297,11 @@ export function validateRelayConfig (config: RelayConfig): ResolvedRelayConfig {
   if (out.turnUrls.length > 0 && out.turnSecretFile == null) throw new RelayConfigError('turn-secret-file', 'is required with --turn-url: the relay signs each peer\'s TURN credentials with coturn\'s static-auth-secret')
   if (out.turnTtl < 60) throw new RelayConfigError('turn-ttl', `${out.turnTtl} is below 60 seconds: peers refresh credentials a minute before they expire`)
   if (!LOG_LEVELS.includes(out.logLevel)) throw new RelayConfigError('log-level', `${JSON.stringify(out.logLevel)} is not one of ${LOG_LEVELS.join(', ')}`)
-  for (const field of ['maxReservations', 'maxReservationsPerIp', 'reservationTtl', 'circuitDuration', 'circuitData', 'maxCircuitsPerPeer', 'maxCircuitsPerTarget', 'maxCircuitsPerTargetPerIp', 'maxConnectionsPerIp', 'connectionRatePerIp', 'maxPendingConnections', 'maxPendingConnectionsPerIp', 'upgradeTimeout', 'maxTopicsPerPeer', 'maxRoomMessageSize', 'shutdownTimeout'] as const) {
+  for (const field of ['maxReservations', 'maxReservationsPerIp', 'reservationTtl', 'circuitDuration', 'circuitData', 'maxCircuitsPerPeer', 'maxCircuitsPerTarget', 'maxCircuitsPerTargetPerIp', 'maxConnectionsPerIp', 'connectionRatePerIp', 'maxPendingConnections', 'maxPendingConnectionsPerIp', 'upgradeTimeout', 'maxTopicsPerPeer', 'maxRoomMessageSize', 'shutdownTimeout', 'replayWindow'] as const) {
     if (out[field] < 1) throw new RelayConfigError(flagName(field), `${JSON.stringify(out[field])} must be at least 1`)
   }
+  if (config.seenTtl == null) out.seenTtl = Math.max(DEFAULTS.seenTtl, 2 * out.replayWindow)
+  if (out.seenTtl < 2 * out.replayWindow) throw new RelayConfigError('seen-ttl', `${out.seenTtl} is below twice --replay-window (${2 * out.replayWindow}): a replay the seen cache forgot must be outside the window`)
   if (out.wsMaxPayload < 64 * 1024) throw new RelayConfigError('ws-max-payload', `${out.wsMaxPayload} is below 65536: Noise frames alone are up to 64 KiB`)
   out.maxConnections ??= out.maxReservations + CONNECTION_HEADROOM
   if (out.maxConnections < 1) throw new RelayConfigError('max-connections', `${JSON.stringify(out.maxConnections)} must be at least 1`)

@@ -4,6 +4,7 @@
 import { isIPv6 } from 'node:net'
 import { multiaddr } from '@multiformats/multiaddr'
 import { CircuitLimits } from './circuits.ts'
+import { addCount } from './counts.ts'
 import { RateLimiter } from './rate-limit.ts'
 import { hostOf, ipKeyOf } from './ip-key.ts'
 import type { ResolvedRelayConfig } from './config.ts'
@@ -63,16 +64,14 @@ export class Limits {
       this.release(socketAddr(conn.remoteAddr))
       const ip = ipKeyOf(conn.remoteAddr)
       if (conn.direction !== 'inbound' || ip == null || this.federation.has(conn.remotePeer.toString())) return
-      this.open.set(ip, (this.open.get(ip) ?? 0) + 1)
+      addCount(this.open, ip, 1)
       this.openByConnection.set(conn.id, ip)
     })
     node.addEventListener('connection:close', evt => {
       const ip = this.openByConnection.get(evt.detail.id)
       if (ip == null) return
       this.openByConnection.delete(evt.detail.id)
-      const n = (this.open.get(ip) ?? 1) - 1
-      if (n <= 0) this.open.delete(ip)
-      else this.open.set(ip, n)
+      addCount(this.open, ip, -1)
     })
     node.addEventListener('peer:disconnect', evt => {
       const id = evt.detail.toString()
@@ -167,9 +166,7 @@ export class Limits {
     const ip = this.pendingByAddr.get(addr)
     if (ip == null) return
     this.pendingByAddr.delete(addr)
-    const n = (this.pending.get(ip) ?? 1) - 1
-    if (n <= 0) this.pending.delete(ip)
-    else this.pending.set(ip, n)
+    addCount(this.pending, ip, -1)
   }
 }
 

@@ -19,6 +19,7 @@ export interface Counters {
   relayedBytes: Counter
   roomMessages: Counter
   roomMessagesDropped: Counter
+  roomMessagesStale: Counter
 }
 
 /** Creates the relay's counters in `registry` */
@@ -31,7 +32,8 @@ export function createCounters (registry: Registry): Counters {
     connectionsRefused: new Counter({ name: 'peerlane_relay_connections_refused_total', help: 'Inbound connections refused by the relay\'s own limits, by reason (rate_per_ip, pending_per_ip, open_per_ip)', labelNames: ['reason'], registers: [registry] }),
     relayedBytes: new Counter({ name: 'peerlane_relay_relayed_bytes_total', help: 'Bytes carried by relayed circuits (both directions, as received by the relay)', registers: [registry] }),
     roomMessages: new Counter({ name: 'peerlane_relay_room_messages_total', help: 'Room messages (presence beacons included) the relay received and checked, each counted once', registers: [registry] }),
-    roomMessagesDropped: new Counter({ name: 'peerlane_relay_room_messages_dropped_total', help: 'Room messages dropped, not forwarded: not a room envelope, or over --max-room-message-size', registers: [registry] })
+    roomMessagesDropped: new Counter({ name: 'peerlane_relay_room_messages_dropped_total', help: 'Room messages dropped, not forwarded: not a room envelope, or over --max-room-message-size', registers: [registry] }),
+    roomMessagesStale: new Counter({ name: 'peerlane_relay_room_messages_stale_total', help: 'Room messages not forwarded because their timestamp is outside --replay-window: replays, or senders whose clock is off', registers: [registry] })
   }
 }
 

@@ -138,6 +138,8 @@ export function createRelay (input: RelayConfig = {}, options: { log?: RelayLogg
           // GossipSub's default remembers every peer of the last hour, so past 10 peers from one IP it
           // refused the next ones' GRAFTs and then ignored them; per-IP limits (Limits) bound one IP instead
           scoreParams: { IPColocationFactorWeight: 0 },
+          // replay protection: a copy the seen cache forgot is outside the room check's window (rooms.ts)
+          seenTTL: config.seenTtl,
           // the other relays: always forwarded to, whatever the mesh, and reconnected every 30 heartbeats
           directPeers: federation,
           directConnectTicks: 30,
@@ -155,7 +157,7 @@ export function createRelay (input: RelayConfig = {}, options: { log?: RelayLogg
     setWsMaxPayload(relayNode, config.wsMaxPayload, log)
     if (config.trustProxy.length > 0) trustProxies(relayNode, new Set(config.trustProxy), log)
     freeReservationsOnDisconnect(relayNode)
-    stops.push(followRooms(relayNode, { isFederated: id => federationIds.has(id), maxTopicsPerPeer: config.maxTopicsPerPeer, maxRoomMessageSize: config.maxRoomMessageSize, counters }))
+    stops.push(followRooms(relayNode, { isFederated: id => federationIds.has(id), maxTopicsPerPeer: config.maxTopicsPerPeer, maxRoomMessageSize: config.maxRoomMessageSize, replayWindow: config.replayWindow, counters }))
     await handleFindPeer(relayNode, federationIds, log)
     stops.push(await connectFederation(relayNode, federation, log))
     watchRelay(registry, relayNode, federationIds, counters)

@@ -1,5 +1,5 @@
 // Room carriage: which room topics the relay's GossipSub peer subscribes to, so that it forwards them, and
-// what it forwards on them (room envelopes up to the size limit, nothing else).
+// what it forwards on them (room envelopes up to the size limit and within the replay window, nothing else).
 import { TopicValidatorResult } from '@libp2p/gossipsub'
 import { ROOM_TOPIC_PREFIX, RoomEnvelope } from 'peerlane/shared'
 import type { ResolvedRelayConfig } from './config.ts'
@@ -17,6 +17,8 @@ const RPC_OVERHEAD = 64 * 1024
  * when it bounds one peer's subscriptions, for the longest room topic: its prefix and a 128-character name
  */
 const TOPIC_COST = 1024 + 16 + 256
+/** A private room's sealed contents: the payload, plus the IV, the tag and the inner envelope's other fields */
+const SEAL_OVERHEAD = 128
 
 /** The relay's GossipSub options that bound what one peer can make it read and remember */
 export function roomLimits (config: Pick<ResolvedRelayConfig, 'maxRoomMessageSize' | 'maxTopicsPerPeer'>): Pick<GossipsubOpts, 'maxInboundDataLength' | 'maxTopicBytesPerPeer'> {
@@ -31,10 +33,10 @@ export function roomLimits (config: Pick<ResolvedRelayConfig, 'maxRoomMessageSiz
 }
 
 /** Options of {@link followRooms} */
-export interface RoomCarriageOptions extends Pick<ResolvedRelayConfig, 'maxRoomMessageSize' | 'maxTopicsPerPeer'> {
+export interface RoomCarriageOptions extends Pick<ResolvedRelayConfig, 'maxRoomMessageSize' | 'maxTopicsPerPeer' | 'replayWindow'> {
   /** whether a PeerId is another relay of the federation (never a member) */
   isFederated: (peerId: string) => boolean
-  counters: Pick<Counters, 'roomMessagesDropped'>
+  counters: Pick<Counters, 'roomMessagesDropped' | 'roomMessagesStale'>
 }
 
 /**
@@ -43,7 +45,9 @@ export interface RoomCarriageOptions extends Pick<ResolvedRelayConfig, 'maxRoomM
  * make the relay carry topics), each for at most `maxTopicsPerPeer` rooms. Other relays of the federation do
  * not count: a relay carries a room for its own peers only (and then meshes with the other relays carrying
  * it). On every carried topic, a validator lets through room envelopes (src/pb/room.proto) whose payload
- * is at most `maxRoomMessageSize`, and nothing else.
+ * is at most `maxRoomMessageSize` (sealed or not) and whose timestamp is within `replayWindow` of the relay's
+ * clock, and nothing else. GossipSub remembers what it forwarded for its seen TTL (at least twice the window),
+ * so a recorded message published again after that is outside the window: replays stop at the relay.
  */
 export function followRooms (node: RelayNode, options: RoomCarriageOptions): () => void {
   const pubsub = node.services.pubsub
@@ -52,14 +56,23 @@ export function followRooms (node: RelayNode, options: RoomCarriageOptions): () 
   const members = new Map<string, Map<string, PeerId>>()
   const carried = new Set<string>()
 
-  // the envelope's shape and size only: its content (text, JSON, presence, replays, rates) is the members' to
-  // check, and they strike its author for it
+  // the envelope's shape, size and timestamp only: its content (text, JSON, presence, sequence numbers, rates)
+  // is the members' to check, and they strike its author for it
   const validate = (_from: PeerId, msg: Message): TopicValidatorResult => {
+    let env: RoomEnvelope | undefined
     try {
-      if (RoomEnvelope.decode(msg.data).data.byteLength <= options.maxRoomMessageSize) return TopicValidatorResult.Accept
+      env = RoomEnvelope.decode(msg.data)
     } catch {}
-    options.counters.roomMessagesDropped.inc()
-    return TopicValidatorResult.Reject
+    if (env == null || env.data.byteLength > options.maxRoomMessageSize || env.sealed.byteLength > options.maxRoomMessageSize + SEAL_OVERHEAD) {
+      options.counters.roomMessagesDropped.inc()
+      return TopicValidatorResult.Reject
+    }
+    if (Math.abs(Date.now() - Number(env.timestamp)) > options.replayWindow) {
+      options.counters.roomMessagesStale.inc()
+      // a replay is usually forwarded by someone other than its author: nobody here is to blame
+      return TopicValidatorResult.Ignore
+    }
+    return TopicValidatorResult.Accept
   }
   // carry a topic while one of its members holds a reservation
   const update = (topic: string): void => {

@@ -49,5 +49,9 @@ Limits:
   --max-topics-per-peer <n>            rooms one reserved peer can make the relay carry (default ${DEFAULTS.maxTopicsPerPeer})
   --max-room-message-size <bytes>      largest room message payload forwarded (default ${DEFAULTS.maxRoomMessageSize})
   --shutdown-timeout <ms>              graceful shutdown bound, then exit anyway (default ${DEFAULTS.shutdownTimeout})
+  --replay-window <ms>                 forward no room message whose timestamp is further than this from
+                                       the relay's clock (default ${DEFAULTS.replayWindow})
+  --seen-ttl <ms>                      how long GossipSub remembers a message, at least twice the replay
+                                       window (default ${DEFAULTS.seenTtl})
   --help                               print this
 `

@@ -3,6 +3,11 @@ import { InvalidAddressError, InvalidConfigError } from './errors.ts'
 import type { IdentityInUsePolicy, IdentityOption, Protection } from './identity.ts'
 import type { Multiaddr } from '@multiformats/multiaddr'
 
+/** Default `replayWindow` (ms); REPLAY_DEFAULTS (replay.ts) has it with the rest of replay protection */
+export const REPLAY_WINDOW = 60_000
+/** Default `seenTTL` (ms): GossipSub's own default, twice the default window */
+export const SEEN_TTL = 120_000
+
 /** Options for `createPeer` */
 export interface PeerOptions {
   /**
@@ -93,6 +98,23 @@ export interface PeerOptions {
   /** Where shared and fetched content is kept, and the limits of sharing it (`peer.share` / `peer.fetch`) */
   content?: ContentOptions
 
+  /**
+   * Replay protection: a live room message whose timestamp is further than this from our clock (ms) is
+   * dropped, and so is one behind its author's newer messages (README › Rooms on the wire). Room history
+   * is exempt. At most half of `seenTTL`.
+   *
+   * @default 60000
+   */
+  replayWindow?: number
+
+  /**
+   * How long GossipSub remembers the id of a message it has seen, and drops copies of it (ms). At least
+   * twice `replayWindow`, so that a copy it has forgotten is outside the window.
+   *
+   * @default 120000 (GossipSub's own default)
+   */
+  seenTTL?: number
+
   /** Aborts `createPeer`; the half-started node is stopped */
   signal?: AbortSignal
 }
@@ -161,6 +183,8 @@ export interface PeerConfig {
   maxDirectPeers: number
   timeout: number
   content: ContentConfig
+  replayWindow: number
+  seenTTL: number
 }
 
 const POLICIES: IdentityInUsePolicy[] = ['ephemeral', 'wait', 'error']
@@ -238,6 +262,15 @@ export function resolveConfig (options: PeerOptions): PeerConfig {
 
   const content = resolveContent(options.content ?? {}, inBrowser)
 
+  const replayWindow = options.replayWindow ?? REPLAY_WINDOW
+  if (typeof replayWindow !== 'number' || !(replayWindow > 0)) {
+    throw new InvalidConfigError('replayWindow', `must be a positive number of milliseconds, got ${JSON.stringify(replayWindow)}`)
+  }
+  const seenTTL = options.seenTTL ?? Math.max(SEEN_TTL, 2 * replayWindow)
+  if (typeof seenTTL !== 'number' || !(seenTTL >= 2 * replayWindow)) {
+    throw new InvalidConfigError('seenTTL', `must be at least twice replayWindow (${2 * replayWindow} ms), so that a copy GossipSub forgot is outside the window; got ${JSON.stringify(seenTTL)}`)
+  }
+
   return {
     content,
     relays: relayAddrs,
@@ -251,7 +284,9 @@ export function resolveConfig (options: PeerOptions): PeerConfig {
     rtcConfiguration,
     maxReservations: Math.min(maxReservations, relayAddrs.length),
     maxDirectPeers,
-    timeout
+    timeout,
+    replayWindow,
+    seenTTL
   }
 }
 

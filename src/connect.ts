@@ -74,8 +74,10 @@ export class Connector extends TypedEventEmitter<ConnectorEvents> {
    * the WebRTC link is made in the background (`connection:direct`); with `allowRelayed: false` it resolves
    * with the WebRTC link, or rejects once ICE fails.
    */
-  async connect (target: string, options: ConnectOptions & { webrtcTries?: number } = {}): Promise<ConnectionInfo> {
+  async connect (target: string, options: ConnectOptions & { webrtcTries?: number, eager?: boolean } = {}): Promise<ConnectionInfo> {
     const { signal } = options
+    // the app asked for this peer: link directly whatever maxDirectPeers says (internal callers may not be the app)
+    const eager = options.eager ?? true
     signal?.throwIfAborted()
 
     if (typeof target === 'string' && target.startsWith('/')) {
@@ -102,9 +104,13 @@ export class Connector extends TypedEventEmitter<ConnectorEvents> {
             log('dialling %s (attempt %d)', path, attempt)
             const conn = await this.node.dial(multiaddr(path), { signal })
             // libp2p answers a dial with an open connection it already has when it thinks the new one would be no
-            // better (an unlimited circuit): for a WebRTC path that is no WebRTC link
-            if (path.includes('/webrtc') && transportOf(conn) !== 'webrtc') throw new Error(`answered by the open ${transportOf(conn)} connection, not a WebRTC link`)
-            if (transportOf(conn) === 'relay') this.keepRelayed(conn, path)
+            // better (an unlimited circuit), and joins a dial to a peer with one under way (a history request's,
+            // say): for a WebRTC path that is no WebRTC link, so the next attempt dials again
+            if (path.includes('/webrtc') && transportOf(conn) !== 'webrtc') {
+              errors.push(`${path}: answered by the ${transportOf(conn)} connection, not a WebRTC link`)
+              continue
+            }
+            if (transportOf(conn) === 'relay') this.keepRelayed(conn, path, eager)
             return describe(conn)
           } catch (err: any) {
             signal?.throwIfAborted()
@@ -121,7 +127,7 @@ export class Connector extends TypedEventEmitter<ConnectorEvents> {
       // usable at once: the relayed circuit is up after one relay round trip of its own, while ICE (which may
       // never succeed behind some NATs) runs in the background (DirectLinks hears `link:relayed`)
       if (existing != null) {
-        this.safeDispatchEvent('link:relayed', { detail: { peerId: target, eager: true } })
+        this.safeDispatchEvent('link:relayed', { detail: { peerId: target, eager } })
         return describe(existing)
       }
       const relayed = await tryPaths(ownRelayed)
@@ -161,9 +167,9 @@ export class Connector extends TypedEventEmitter<ConnectorEvents> {
   }
 
   /** The best open connection to `peerId`, connecting first when there is none */
-  async connectionTo (peerId: string, signal?: AbortSignal): Promise<Connection> {
+  async connectionTo (peerId: string, signal?: AbortSignal, eager = true): Promise<Connection> {
     const id = parsePeerId(peerId)
-    if (this.best(id) == null) await this.connect(peerId, { signal })
+    if (this.best(id) == null) await this.connect(peerId, { signal, eager })
     const connection = this.best(id)
     if (connection == null) throw new PeerUnreachableError(peerId, `no connection to ${peerId}`)
     return connection

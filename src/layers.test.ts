@@ -17,6 +17,7 @@ const STEPS: Record<string, number> = {
   'pb/request': 0,
   'pb/routing': 0,
   'pb/ice': 0,
+  'pb/history': 0,
   // 1: identity, and the options that name it
   protection: 1,
   identity: 1,
@@ -38,7 +39,12 @@ const STEPS: Record<string, number> = {
   envelope: 5,
   presence: 5,
   room: 5,
+  replay: 5,
+  'room-key': 5,
+  'history-store': 5,
+  'history-wire': 5,
   history: 5,
+  'room-api': 5,
   // 6: requests and streams
   stream: 6,
   request: 6,

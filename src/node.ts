@@ -110,7 +110,10 @@ export async function createNode (config: PeerConfig, privateKey: PrivateKey, { 
         // a room of one must still accept room.send(); the message reaches members who join later only if they were there
         allowPublishToZeroTopicPeers: true,
         globalSignaturePolicy: 'StrictSign',
-        emitSelf: false,
+        // our own messages come back to us signed, for the room's history (rooms deliver them to nobody)
+        emitSelf: true,
+        // replay protection: at least twice the rooms' replay window (config.ts)
+        seenTTL: config.seenTTL,
         // the relay's GossipSub peer carries rooms until direct links exist, over its (unlimited) WebSocket connection
         runOnLimitedConnection: false,
         // authors of bad room messages lose score (GUARD_DEFAULTS); the default thresholds then apply:

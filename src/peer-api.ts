@@ -5,7 +5,7 @@ import type { IdentitySource } from './identity.ts'
 import type { PeerNode } from './node.ts'
 import type { RelayEvents, RelayStatus } from './relays.ts'
 import type { HandleOptions, OpenStreamOptions, ProtocolOptions, RequestHandler, RequestOptions, StreamHandler } from './request.ts'
-import type { Room, RoomOptions } from './room.ts'
+import type { Room, RoomOptions } from './room-api.ts'
 import type { LinkStats } from './stats.ts'
 import type { PeerStream } from './stream.ts'
 import type { TypedEventTarget } from 'main-event'
@@ -59,8 +59,10 @@ export interface Peer extends TypedEventTarget<PeerEvents> {
    */
   stats: (peerId?: string, options?: { signal?: AbortSignal }) => Promise<LinkStats[]>
   /**
-   * Joins a room (a GossipSub topic with presence). The peer links directly (WebRTC) to the members it
-   * finds there, up to `maxDirectPeers`; until then messages travel through the relay.
+   * Joins a room (a GossipSub topic with presence and history). The peer links directly (WebRTC) to the
+   * members it finds there, up to `maxDirectPeers`; until then messages travel through the relay. With
+   * `{ secret }` the room is private (its topic and key derived from the secret). Joining a room joined
+   * already (same name and secret) resolves to the same `Room`.
    */
   join: (name: string, options?: RoomOptions) => Promise<Room>
   /**

@@ -8,6 +8,8 @@ import { resolveConfig } from './config.ts'
 import { PeerStoppedError, PeerUnreachableError } from './errors.ts'
 import { relayStandby } from './gossip.ts'
 import { Guard } from './guard.ts'
+import { handleHistory } from './history.ts'
+import { openHistoryStore } from './history-store.ts'
 import { RelayIce } from './ice.ts'
 import { exportIdentity, loadIdentity } from './identity.ts'
 import { watchPage } from './lifecycle.ts'
@@ -15,7 +17,10 @@ import { DirectLinks } from './links.ts'
 import { createNode } from './node.ts'
 import { Relays } from './relays.ts'
 import { handleRequests, handleStreams, openStream, request } from './request.ts'
+import { roomTopic } from './envelope.ts'
 import { RoomImpl } from './room.ts'
+import { checkRoom } from './room-api.ts'
+import { deriveRoomKey } from './room-key.ts'
 import { linkStats, pingOver } from './stats.ts'
 import type { PeerConfig, PeerOptions } from './config.ts'
 import type { ConnectionInfo, ConnectOptions } from './connect.ts'
@@ -25,7 +30,7 @@ import type { Identity, IdentitySource } from './identity.ts'
 import type { PeerNode } from './node.ts'
 import type { RelayStatus } from './relays.ts'
 import type { HandleOptions, OpenStreamOptions, ProtocolOptions, RequestHandler, RequestOptions, StreamHandler } from './request.ts'
-import type { Room, RoomOptions } from './room.ts'
+import type { Room, RoomOptions } from './room-api.ts'
 import type { LinkStats } from './stats.ts'
 import type { PeerStream } from './stream.ts'
 import type { Connection } from '@libp2p/interface'
@@ -81,6 +86,7 @@ interface Parts {
   config: PeerConfig
   identity: Identity
   guard: Guard
+  /** the rooms joined, by topic */
   rooms: Map<string, RoomImpl>
   relays: Relays
   ice: RelayIce
@@ -96,6 +102,8 @@ class PeerImpl extends TypedEventEmitter<PeerEvents> implements Peer {
   private readonly parts: Parts
   /** protocol (as given to handle/handleStream) → the ids registered for it */
   private readonly handlers = new Map<string, string[]>()
+  /** where rooms keep their history (IndexedDB in browsers) */
+  private readonly store = openHistoryStore()
   private unwatchPage = (): void => {}
   private stopped = false
   /** the page is hidden or frozen: rooms joined now say so from their first beacon */
@@ -140,6 +148,7 @@ class PeerImpl extends TypedEventEmitter<PeerEvents> implements Peer {
     })
     await relays.prepare()
     await node.start()
+    await handleHistory(node, topic => this.parts.rooms.get(topic)?.history)
     await relays.connect(signal)
   }
 
@@ -163,16 +172,28 @@ class PeerImpl extends TypedEventEmitter<PeerEvents> implements Peer {
 
   async join (name: string, options: RoomOptions = {}): Promise<Room> {
     this.assertRunning()
-    const { rooms, node, guard, links } = this.parts
-    const existing = rooms.get(name)
+    const { rooms, node, guard, links, config } = this.parts
+    checkRoom(name, options)
+    const key = options.secret == null ? undefined : await deriveRoomKey(name, options.secret)
+    const topic = key?.topic ?? roomTopic(name)
+    const existing = rooms.get(topic)
     if (existing != null) return existing
-    const room = new RoomImpl(node, guard, name, options, members => {
-      rooms.delete(name)
-      for (const member of members) links.release(member)
+    const room = new RoomImpl(name, options, {
+      node,
+      guard,
+      key,
+      store: this.store,
+      replayWindow: config.replayWindow,
+      // a history request does not ask for a direct link: DirectLinks links to members as maxDirectPeers says
+      connectionTo: async (peerId, signal) => await this.parts.connector.connectionTo(peerId, signal, false),
+      onLeft: members => {
+        if (rooms.get(topic) === room) rooms.delete(topic)
+        for (const member of members) links.release(member)
+      }
     })
     room.addEventListener('peer:join', evt => { links.keep(evt.detail.peerId) })
     room.addEventListener('peer:leave', evt => { links.release(evt.detail.peerId) })
-    rooms.set(name, room)
+    rooms.set(topic, room)
     try {
       await room.setHidden(this.hidden)
       await room.open(options)

@@ -1,120 +1,98 @@
-// A room: a GossipSub topic (envelope.ts) with presence (presence.ts), and the checks every received message
-// passes before it is delivered or forwarded.
+// A room: a GossipSub topic (envelope.ts) with presence (presence.ts), history (history.ts) and, for a private
+// room, its key (room-key.ts), and the checks every received message passes before it is delivered or forwarded.
 import { TopicValidatorResult } from '@libp2p/gossipsub'
 import { TypedEventEmitter } from 'main-event'
-import { decodeEnvelope, messageEnvelope, presenceEnvelope, roomTopic } from './envelope.ts'
-import { InvalidConfigError, MessageTooLargeError, PeerStoppedError } from './errors.ts'
+import { isBeacon, messageEnvelope, openEnvelope, presenceEnvelope, roomTopic, sealEnvelope } from './envelope.ts'
+import { MessageTooLargeError, PeerStoppedError } from './errors.ts'
+import { historyKey, RoomHistory } from './history.ts'
+import { peerLogger } from './logger.ts'
 import { RoomEnvelope } from './pb/room.ts'
 import { Presence } from './presence.ts'
-import type { Beacon, RoomMessage } from './envelope.ts'
+import { ReplayGuard } from './replay.ts'
+import { checkRoom } from './room-api.ts'
+import type { Opened, RoomMessage } from './envelope.ts'
 import type { Guard } from './guard.ts'
+import type { HistoryStore } from './history-store.ts'
 import type { PeerNode } from './node.ts'
-import type { Message } from '@libp2p/gossipsub'
-import type { PeerId } from '@libp2p/interface'
-import type { TypedEventTarget } from 'main-event'
+import type { Room, RoomEvents, RoomOptions, RoomSettings, RoomValidator } from './room-api.ts'
+import type { RoomKey } from './room-key.ts'
+import type { Message, SignedMessage } from '@libp2p/gossipsub'
+import type { Connection, PeerId } from '@libp2p/interface'
 
-/**
- * Decides whether a received room message is acceptable. Return `false` (or throw) to drop it: the
- * message is not delivered nor forwarded, and its author gets a strike (see README › Rooms › Abuse).
- */
-export type RoomValidator = (message: RoomMessage) => boolean | Promise<boolean>
+const log = peerLogger('room')
 
-/** The events of a `Room`: `room.addEventListener(type, e => e.detail)` */
-export interface RoomEvents {
-  /** a member sent a message */
-  message: CustomEvent<RoomMessage>
-  /** a peer was heard from in the room for the first time (or again after it had left) */
-  'peer:join': CustomEvent<{ peerId: string }>
-  /** a member said goodbye, or was not heard from for `MEMBER_TIMEOUT_MS` (or its links closed, see `DISCONNECT_GRACE_MS`) */
-  'peer:leave': CustomEvent<{ peerId: string }>
+/** Messages that arrive while `join` runs are held (at most this many) and delivered once it resolved */
+const EARLY_MESSAGES = 1000
+
+/** What a room is made with besides its name and options */
+export interface RoomParts {
+  node: PeerNode
+  guard: Guard
+  store: HistoryStore
+  /** live messages outside this window (ms) of our clock are replays */
+  replayWindow: number
+  /** a connection to a member, for history */
+  connectionTo: (peerId: string, signal: AbortSignal) => Promise<Connection>
+  /** a private room's key (derived from its secret); undefined for a public room */
+  key?: RoomKey
+  /** called once the room is left, with the members it had */
+  onLeft: (members: string[]) => void
 }
 
-/** Options for `peer.join` */
-export interface RoomOptions {
-  /**
-   * The largest payload `send` accepts and receivers take, in bytes; larger payloads belong on streams.
-   *
-   * @default 65536
-   */
-  maxMessageSize?: number
-
-  /**
-   * How long `join` waits for the first other subscriber of the room (usually a relay) before resolving anyway.
-   *
-   * @default 5000
-   */
-  timeout?: number
-
-  /** gives up joining; the call rejects with the signal's reason */
-  signal?: AbortSignal
-}
-
-/** A room this peer has joined (`peer.join(name)`): who is here, and the messages they send */
-export interface Room extends TypedEventTarget<RoomEvents> {
-  /** the name the room was joined under */
-  readonly name: string
-  /** its GossipSub topic, `roomTopic(name)` */
-  readonly topic: string
-  /** PeerIds of the other members, each seen (a presence beacon or a message) within the last few seconds */
-  readonly peers: string[]
-  /**
-   * Adds a check every received message must pass (after Peerlane's own: signature, size, rate, format).
-   * Returns a function that removes it.
-   */
-  validate: (fn: RoomValidator) => () => void
-  /** Sends a message to everyone in the room: a string, bytes, or any JSON-serialisable value. Resolves to its id. */
-  send: (data: string | Uint8Array | unknown, options?: { signal?: AbortSignal }) => Promise<string>
-  /** Says goodbye and unsubscribes; the room object is done after this */
-  leave: () => Promise<void>
-}
-
-/** room names are part of a topic string; keep them short and printable */
-const NAME = /^[\p{L}\p{N}._~:@!$&'()*+,;=-]{1,128}$/u
-
-/** Checks a room name and options; throws `InvalidConfigError` naming the bad one */
-export function checkRoom (name: unknown, options: RoomOptions): number {
-  if (typeof name !== 'string' || !NAME.test(name)) {
-    throw new InvalidConfigError('name', `room name ${JSON.stringify(name)} must be 1-128 letters, digits or URL-safe punctuation, without "/"`)
-  }
-  const maxMessageSize = options.maxMessageSize ?? 65_536
-  if (!Number.isInteger(maxMessageSize) || maxMessageSize < 1) {
-    throw new InvalidConfigError('maxMessageSize', `must be a whole number of bytes ≥ 1, got ${JSON.stringify(options.maxMessageSize)}`)
-  }
-  return maxMessageSize
-}
-
-/** @internal rooms come from `peer.join()` (src/peer.ts), which keeps one per name */
+/** @internal rooms come from `peer.join()` (src/peer.ts), which keeps one per topic */
 export class RoomImpl extends TypedEventEmitter<RoomEvents> implements Room {
   readonly name: string
   readonly topic: string
-  private readonly node: PeerNode
-  private readonly guard: Guard
+  /** the room's history, unless it opted out */
+  readonly history?: RoomHistory
+  private readonly parts: RoomParts
+  private readonly settings: RoomSettings
   private readonly self: string
-  private readonly maxMessageSize: number
   private readonly presence: Presence
+  private readonly replay: ReplayGuard
   private readonly validators: RoomValidator[] = []
-  /** messages decoded by the validator (an app message, or a presence beacon's kind), so the message handler need not decode them again */
-  private readonly checked = new WeakMap<Message, RoomMessage | Beacon>()
-  private readonly onLeft: (members: string[]) => void
+  /** messages opened by the validator, so the message handler need not open them again */
+  private readonly checked = new WeakMap<Message, Opened>()
+  /** the envelopes we publish (by their bytes, which GossipSub hands back to us with its signature), for our history */
+  private readonly own = new WeakMap<Uint8Array, RoomMessage>()
+  /** live messages that arrived before `join` resolved */
+  private early: RoomMessage[] | undefined = []
   private left = false
   /** our page is hidden: our beacons say so */
   private hidden = false
   private opened = false
 
-  constructor (node: PeerNode, guard: Guard, name: string, options: RoomOptions, onLeft: (members: string[]) => void) {
+  constructor (name: string, options: RoomOptions, parts: RoomParts) {
     super()
-    this.maxMessageSize = checkRoom(name, options)
+    this.settings = checkRoom(name, options)
     this.name = name
-    this.topic = roomTopic(name)
-    this.node = node
-    this.guard = guard
-    this.self = node.peerId.toString()
-    this.onLeft = onLeft
-    this.presence = new Presence(node, {
-      join: peerId => this.safeDispatchEvent('peer:join', { detail: { peerId } }),
+    this.parts = parts
+    this.topic = parts.key?.topic ?? roomTopic(name)
+    this.self = parts.node.peerId.toString()
+    this.replay = new ReplayGuard(parts.replayWindow)
+    this.presence = new Presence(parts.node, {
+      join: peerId => {
+        this.safeDispatchEvent('peer:join', { detail: { peerId } })
+        this.history?.ask(peerId)
+      },
       leave: peerId => this.safeDispatchEvent('peer:leave', { detail: { peerId } }),
       announce: () => { void this.announce(RoomEnvelope.Presence.HERE) }
-    })
+    }, this.settings)
+    const limits = this.settings.history
+    if (limits != null) {
+      this.history = new RoomHistory({
+        topic: this.topic,
+        limits,
+        store: parts.store,
+        guard: parts.guard,
+        maxEnvelope: this.settings.maxMessageSize,
+        overlap: parts.replayWindow,
+        connectionTo: parts.connectionTo,
+        open: async msg => await this.openHistory(msg),
+        deliver: message => { this.deliver(message) },
+        isMember: peerId => this.presence.has(peerId)
+      })
+    }
   }
 
   validate (fn: RoomValidator): () => void {
@@ -129,25 +107,32 @@ export class RoomImpl extends TypedEventEmitter<RoomEvents> implements Room {
     return this.presence.peers
   }
 
-  /** Subscribes, waits for a first subscriber to talk to, and announces us */
+  /**
+   * Loads the stored history, subscribes, waits for a first subscriber to talk to, and announces us; once
+   * `join` has resolved (the next task), delivers the stored history, then what arrived meanwhile
+   */
   async open (options: RoomOptions = {}): Promise<void> {
-    const pubsub = this.node.services.pubsub
+    await this.history?.load()
+    const pubsub = this.parts.node.services.pubsub
     pubsub.topicValidators.set(this.topic, this.validate_)
     pubsub.addEventListener('message', this.onMessage)
     pubsub.subscribe(this.topic)
     await this.firstSubscriber(options.timeout ?? 5_000, options.signal)
     this.opened = true
     this.presence.start()
+    setTimeout(() => { void this.ready() }, 0)
   }
 
   async send (data: string | Uint8Array | unknown, options: { signal?: AbortSignal } = {}): Promise<string> {
     options.signal?.throwIfAborted()
     if (this.left) throw new PeerStoppedError(`room ${JSON.stringify(this.name)} has been left`)
     const envelope = messageEnvelope(data)
-    if (envelope.data.byteLength > this.maxMessageSize) {
-      throw new MessageTooLargeError('room message', envelope.data.byteLength, this.maxMessageSize)
+    if (envelope.data.byteLength > this.settings.maxMessageSize) {
+      throw new MessageTooLargeError('room message', envelope.data.byteLength, this.settings.maxMessageSize)
     }
-    await this.publish(envelope)
+    const bytes = await sealEnvelope(envelope, this.parts.key, this.self)
+    this.own.set(bytes, { id: envelope.id, from: this.self, data: envelope.data, timestamp: Number(envelope.timestamp) })
+    await this.parts.node.services.pubsub.publish(this.topic, bytes)
     return envelope.id
   }
 
@@ -157,11 +142,12 @@ export class RoomImpl extends TypedEventEmitter<RoomEvents> implements Room {
     this.left = true
     const members = this.presence.peers
     this.presence.stop()
-    const pubsub = this.node.services.pubsub
+    this.history?.stop()
+    const pubsub = this.parts.node.services.pubsub
     pubsub.removeEventListener('message', this.onMessage)
     pubsub.topicValidators.delete(this.topic)
     try { pubsub.unsubscribe(this.topic) } catch {}
-    this.onLeft(members)
+    this.parts.onLeft(members)
   }
 
   /** Best-effort goodbye when the page goes away; resolves once it is sent (or could not be), never rejects */
@@ -179,8 +165,25 @@ export class RoomImpl extends TypedEventEmitter<RoomEvents> implements Room {
     if (this.opened) await this.announce(RoomEnvelope.Presence.HERE)
   }
 
+  private async ready (): Promise<void> {
+    await this.history?.replay()
+    this.history?.start()
+    const early = this.early ?? []
+    this.early = undefined
+    for (const message of early) this.deliver(message)
+  }
+
+  private deliver (message: RoomMessage): void {
+    if (this.left) return
+    if (this.early != null && message.history !== true) {
+      if (this.early.length < EARLY_MESSAGES) this.early.push(message)
+      return
+    }
+    this.safeDispatchEvent('message', { detail: message })
+  }
+
   private async firstSubscriber (timeout: number, signal?: AbortSignal): Promise<void> {
-    const pubsub = this.node.services.pubsub
+    const pubsub = this.parts.node.services.pubsub
     if (pubsub.getSubscribers(this.topic).length > 0) return
     await new Promise<void>((resolve, reject) => {
       const done = (): void => {
@@ -203,70 +206,82 @@ export class RoomImpl extends TypedEventEmitter<RoomEvents> implements Room {
   /** Publishes a presence beacon; resolves once it is sent (or could not be), never rejects */
   private async announce (presence: RoomEnvelope.Presence): Promise<void> {
     if (this.left) return
-    await this.publish(presenceEnvelope(presence, presence === RoomEnvelope.Presence.HERE && this.hidden))
-      .catch(() => {}) // presence is best effort; the next beacon follows soon
-  }
-
-  private async publish (envelope: RoomEnvelope): Promise<void> {
-    await this.node.services.pubsub.publish(this.topic, RoomEnvelope.encode(envelope))
+    try {
+      const envelope = presenceEnvelope(presence, presence === RoomEnvelope.Presence.HERE && this.hidden)
+      await this.parts.node.services.pubsub.publish(this.topic, await sealEnvelope(envelope, this.parts.key, this.self))
+    } catch {} // presence is best effort; the next beacon follows soon
   }
 
   /**
-   * GossipSub validator. A bad message (malformed, oversize, over the author's rate, or refused by an app
-   * validator) is dropped and its author gets a strike. It is `Reject`ed (lowering the GossipSub score of the
-   * peer that sent it) only when that peer is its author: a relay or member that merely forwarded it is not
-   * blamed, it is `Ignore`d.
+   * GossipSub validator. A bad message (malformed, oversize, over the author's rate, not sealed with a private
+   * room's key, or refused by an app validator) is dropped and its author gets a strike. It is `Reject`ed
+   * (lowering the GossipSub score of the peer that sent it) only when that peer is its author: a relay or
+   * member that merely forwarded it is not blamed, it is `Ignore`d. A stale or replayed message, or one from
+   * an author the room does not admit now (ADMISSION_DEFAULTS), is ignored without a strike.
    */
   private readonly validate_ = async (source: PeerId, msg: Message): Promise<TopicValidatorResult> => {
     if (msg.type !== 'signed') return TopicValidatorResult.Reject
     const author = msg.from.toString()
-    if (this.guard.isMuted(author)) return TopicValidatorResult.Ignore
-    const message = this.guard.allow(author, this.topic) ? await this.check(author, msg.data) : undefined
-    if (message === undefined) {
-      this.guard.strike(author)
+    const { guard } = this.parts
+    if (guard.isMuted(author)) return TopicValidatorResult.Ignore
+    const opened = guard.allow(author, this.topic) ? await openEnvelope(author, msg.data, this.settings.maxMessageSize, this.parts.key) : undefined
+    if (opened != null) {
+      if (!this.presence.admits(author)) return TopicValidatorResult.Ignore
+      const stale = this.replay.check(author, opened.timestamp, opened.seq)
+      if (stale != null) {
+        log('dropped a %s message from %s (%s)', isBeacon(opened.body) ? 'presence' : 'room', author, stale)
+        return TopicValidatorResult.Ignore
+      }
+    }
+    if (opened == null || (!isBeacon(opened.body) && !await this.passes(opened.body))) {
+      guard.strike(author)
       return source.equals(msg.from) ? TopicValidatorResult.Reject : TopicValidatorResult.Ignore
     }
-    this.checked.set(msg, message)
+    this.checked.set(msg, opened)
     return TopicValidatorResult.Accept
   }
 
-  /** The message decoded (an app message or a presence beacon), or undefined when it must be dropped */
-  private async check (author: string, data: Uint8Array): Promise<RoomMessage | Beacon | undefined> {
-    const message = decodeEnvelope(author, data, this.maxMessageSize)
-    if (message == null || isBeacon(message)) return message
+  /** Whether the app's validators take `message` */
+  private async passes (message: RoomMessage): Promise<boolean> {
     for (const fn of this.validators) {
       try {
-        if (await fn(message) === false) return undefined
+        if (await fn(message) === false) return false
       } catch {
-        return undefined
+        return false
       }
     }
-    return message
+    return true
+  }
+
+  /** The app message in a history message (verified by the history), if it opens and passes the app's validators */
+  private async openHistory (msg: SignedMessage): Promise<RoomMessage | undefined> {
+    const opened = await openEnvelope(msg.from.toString(), msg.data, this.settings.maxMessageSize, this.parts.key)
+    if (opened == null || isBeacon(opened.body) || !await this.passes(opened.body)) return undefined
+    return opened.body
   }
 
   private readonly onMessage = (evt: CustomEvent<Message>): void => {
     const msg = evt.detail
     if (msg.topic !== this.topic || msg.type !== 'signed') return
     const from = msg.from.toString()
-    if (from === this.self) return
-    // the validator's verdict; a message it never saw is treated as a beacon, by what it says it is
-    const message = this.checked.get(msg) ?? decodeUnchecked(msg.data)
-    if (isBeacon(message)) {
-      if (message.presence === RoomEnvelope.Presence.LEAVE) this.presence.left(from, message.timestamp)
-      else this.presence.seen(from, message.hidden, message.timestamp)
+    if (from === this.self) {
+      const mine = this.own.get(msg.data)
+      if (mine != null) this.history?.record(msg, mine)
       return
     }
-    this.presence.seen(from, false, message.timestamp)
-    this.safeDispatchEvent('message', { detail: message })
+    // the validator's verdict; GossipSub delivers nothing of this topic it did not validate
+    const opened = this.checked.get(msg)
+    if (opened == null) return
+    const { body } = opened
+    const order = opened.seq > 0 ? opened.seq : opened.timestamp * 1000
+    if (isBeacon(body)) {
+      if (body.presence === RoomEnvelope.Presence.LEAVE) this.presence.left(from, order)
+      else this.presence.seen(from, body.hidden, order)
+      return
+    }
+    this.presence.seen(from, false, order)
+    if (!this.presence.has(from) || this.history?.has(historyKey(body)) === true) return
+    this.history?.record(msg, body)
+    this.deliver(body)
   }
-}
-
-/** A message GossipSub delivered without our validator (none is set for it yet): what it says it is, as a beacon */
-function decodeUnchecked (data: Uint8Array): Beacon {
-  const env = RoomEnvelope.decode(data)
-  return { presence: env.presence, hidden: env.hidden, timestamp: Number(env.timestamp) }
-}
-
-function isBeacon (message: RoomMessage | Beacon): message is Beacon {
-  return 'presence' in message
 }

@@ -8,10 +8,13 @@ export interface StartedPeer {
 }
 
 export interface ReceivedMessage {
+  id: string
   from: string
   text?: string
   json?: unknown
   size: number
+  /** true for a message from the room's history (stored, or served by a member) */
+  history?: boolean
 }
 
 /** createPeer in the page; keeps the peer and its events on window for later calls */
@@ -45,19 +48,25 @@ export async function events (page: Page, type: string): Promise<any[]> {
   return await page.evaluate((type) => (window as any).events.filter((e: any) => e.type === type).map((e: any) => e.detail), type)
 }
 
-/** Joins `name` and records every message that arrives */
-export async function joinRoom (page: Page, name: string): Promise<void> {
-  await page.evaluate(async (name) => {
+/** Joins `name` (with `peer.join` options, e.g. `{ secret }`) and records every message that arrives */
+export async function joinRoom (page: Page, name: string, options: Record<string, unknown> = {}): Promise<void> {
+  await page.evaluate(async ({ name, options }) => {
     const w = window as any
-    const room = await w.peer.join(name)
+    const room = await w.peer.join(name, options)
     w.rooms = w.rooms ?? {}
     w.inbox = w.inbox ?? {}
     w.rooms[name] = room
     w.inbox[name] = []
     room.addEventListener('message', (e: CustomEvent) => {
-      w.inbox[name].push({ from: e.detail.from, text: e.detail.text, json: e.detail.json, size: e.detail.data.byteLength })
+      const { id, from, text, json, data, history } = e.detail
+      w.inbox[name].push({ id, from, text, json, size: data.byteLength, history })
     })
-  }, name)
+  }, { name, options })
+}
+
+/** The messages room `name` delivered so far, in order */
+export async function inbox (page: Page, name: string): Promise<ReceivedMessage[]> {
+  return await page.evaluate((name) => (window as any).inbox[name], name)
 }
 
 /** Waits until the room lists exactly these peers (in any order) */

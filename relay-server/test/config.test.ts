@@ -43,7 +43,9 @@ describe('parseRelayArgs', () => {
       shutdownTimeout: 5_000,
       stunPort: 3478,
       turnUrls: [],
-      turnTtl: 3600
+      turnTtl: 3600,
+      replayWindow: 60_000,
+      seenTtl: 120_000
     })
   })
 
@@ -67,7 +69,7 @@ describe('parseRelayArgs', () => {
       '--stun-port', '3479', '--turn-url', 'turn:t.example.com:3478', '--turn-url', 'turns:t.example.com:5349?transport=tcp',
       '--turn-secret-file', '/s', '--turn-ttl', '600', '--http-host', '::1', '--max-circuits-per-target', '12',
       '--max-circuits-per-target-per-ip', '13', '--max-connections-per-ip', '14', '--max-topics-per-peer', '15',
-      '--max-room-message-size', '16'
+      '--max-room-message-size', '16', '--replay-window', '2000', '--seen-ttl', '5000'
     ], {})).toEqual({
       httpHost: '::1',
       maxCircuitsPerTarget: 12,
@@ -75,6 +77,8 @@ describe('parseRelayArgs', () => {
       maxConnectionsPerIp: 14,
       maxTopicsPerPeer: 15,
       maxRoomMessageSize: 16,
+      replayWindow: 2000,
+      seenTtl: 5000,
       stunPort: 3479,
       turnUrls: ['turn:t.example.com:3478', 'turns:t.example.com:5349?transport=tcp'],
       turnSecretFile: '/s',
@@ -176,6 +180,8 @@ describe('parseRelayArgs', () => {
     [['--config', file('unknown.json', '{ "prot": 1 }')], {}, 'config', '"prot"'],
     [['--config', file('badport.json', '{ "port": "eighty" }')], {}, 'port'],
     [['--config', file('badpeers.json', '{ "peers": "x" }')], {}, 'peer'],
+    [['--seen-ttl', '1000', '--replay-window', '600'], {}, 'seen-ttl', 'twice'],
+    [['--replay-window', '0'], {}, 'replay-window'],
     [['--bogus'], {}, 'arguments'],
     [['positional'], {}, 'arguments']
   ]

@@ -10,6 +10,9 @@ export interface RoomEnvelope {
   data: Uint8Array<ArrayBuffer>
   presence: RoomEnvelope.Presence
   hidden: boolean
+  version: number
+  seq: bigint
+  sealed: Uint8Array<ArrayBuffer>
 }
 
 export namespace RoomEnvelope {
@@ -88,6 +91,21 @@ export namespace RoomEnvelope {
           w.bool(obj.hidden)
         }
 
+        if ((obj.version != null && obj.version !== 0)) {
+          w.uint32(56)
+          w.uint32(obj.version)
+        }
+
+        if ((obj.seq != null && obj.seq !== 0n)) {
+          w.uint32(64)
+          w.uint64(obj.seq)
+        }
+
+        if ((obj.sealed != null && obj.sealed.byteLength > 0)) {
+          w.uint32(74)
+          w.bytes(obj.sealed)
+        }
+
         if (opts.lengthDelimited !== false) {
           w.ldelim()
         }
@@ -98,7 +116,10 @@ export namespace RoomEnvelope {
           encoding: Encoding.BYTES,
           data: uint8ArrayAlloc(0),
           presence: Presence.NONE,
-          hidden: false
+          hidden: false,
+          version: 0,
+          seq: 0n,
+          sealed: uint8ArrayAlloc(0)
         }
 
         const end = length == null ? reader.len : reader.pos + length
@@ -129,6 +150,18 @@ export namespace RoomEnvelope {
             }
             case 6: {
               obj.hidden = reader.bool()
+              break
+            }
+            case 7: {
+              obj.version = reader.uint32()
+              break
+            }
+            case 8: {
+              obj.seq = reader.uint64()
+              break
+            }
+            case 9: {
+              obj.sealed = reader.bytes()
               break
             }
             default: {
@@ -188,6 +221,27 @@ export namespace RoomEnvelope {
               }
               break
             }
+            case 7: {
+              yield {
+                field: `${prefix}.version`,
+                value: reader.uint32()
+              }
+              break
+            }
+            case 8: {
+              yield {
+                field: `${prefix}.seq`,
+                value: reader.uint64()
+              }
+              break
+            }
+            case 9: {
+              yield {
+                field: `${prefix}.sealed`,
+                value: reader.bytes()
+              }
+              break
+            }
             default: {
               reader.skipType(tag & 7)
               break
@@ -230,6 +284,21 @@ export namespace RoomEnvelope {
     value: boolean
   }
 
+  export interface RoomEnvelopeVersionFieldEvent {
+    field: '$.version'
+    value: number
+  }
+
+  export interface RoomEnvelopeSeqFieldEvent {
+    field: '$.seq'
+    value: bigint
+  }
+
+  export interface RoomEnvelopeSealedFieldEvent {
+    field: '$.sealed'
+    value: Uint8Array<ArrayBuffer>
+  }
+
   export function encode (obj: Partial<RoomEnvelope>): Uint8Array<ArrayBuffer> {
     return encodeMessage(obj, RoomEnvelope.codec())
   }
@@ -238,7 +307,7 @@ export namespace RoomEnvelope {
     return decodeMessage(buf, RoomEnvelope.codec(), opts)
   }
 
-  export function stream (buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<RoomEnvelope>): Generator<RoomEnvelopeIdFieldEvent | RoomEnvelopeTimestampFieldEvent | RoomEnvelopeEncodingFieldEvent | RoomEnvelopeDataFieldEvent | RoomEnvelopePresenceFieldEvent | RoomEnvelopeHiddenFieldEvent> {
+  export function stream (buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<RoomEnvelope>): Generator<RoomEnvelopeIdFieldEvent | RoomEnvelopeTimestampFieldEvent | RoomEnvelopeEncodingFieldEvent | RoomEnvelopeDataFieldEvent | RoomEnvelopePresenceFieldEvent | RoomEnvelopeHiddenFieldEvent | RoomEnvelopeVersionFieldEvent | RoomEnvelopeSeqFieldEvent | RoomEnvelopeSealedFieldEvent> {
     return streamMessage(buf, RoomEnvelope.codec(), opts)
   }
 }
