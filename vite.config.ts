@@ -3,7 +3,7 @@ import { defineConfig } from 'vitest/config'
 import { replaceModules } from './build/patch.ts'
 import { PATCHES } from './build/patches/index.ts'
 import { relayJson } from './build/plugins.ts'
-import type { Target } from './build/patch.ts'
+import type { Patch, Target } from './build/patch.ts'
 import type { BuildOptions, Plugin } from 'vite'
 
 const here = (path: string): string => fileURLToPath(new URL(path, import.meta.url))
@@ -34,6 +34,20 @@ const esm: BuildOptions = {
     entry: here('./src/index.ts'),
     formats: ['es'],
     fileName: () => 'peerlane.browser.mjs'
+  }
+}
+
+/**
+ * `vite build --mode content`: dist/peerlane-content.mjs, the content engine (src/content/engine.ts: Bitswap, the
+ * blockstores, the UnixFS importer and exporter) as one self-contained ES module. Both browser bundles load it
+ * from beside themselves on the first share/fetch (src/content/load.sibling.ts), so it adds nothing to them.
+ */
+const content: BuildOptions = {
+  ...library,
+  lib: {
+    entry: here('./src/content/engine.ts'),
+    formats: ['es'],
+    fileName: () => 'peerlane-content.mjs'
   }
 }
 
@@ -89,9 +103,11 @@ const demo: BuildOptions = {
   chunkSizeWarningLimit: 1024
 }
 
-const BUILDS: Record<string, { build: BuildOptions, target: Target, plugins?: Plugin[] }> = {
+const BUILDS: Record<string, { build: BuildOptions, target: Target, plugins?: Plugin[], patches?: Patch[] }> = {
   production: { build: library, target: 'browser' },
   esm: { build: esm, target: 'browser' },
+  // the engine runs on the bundle's libp2p node: of the patched dependencies it has only @libp2p/crypto's keys (through @libp2p/peer-id)
+  content: { build: content, target: 'browser', patches: PATCHES.filter(p => p.name === 'crypto-ed25519-only') },
   node: { build: node, target: 'node' },
   relay: { build: relay, target: 'relay' },
   demo: { build: demo, target: 'browser', plugins: [relayJson()] }
@@ -102,17 +118,21 @@ const BUILDS: Record<string, { build: BuildOptions, target: Target, plugins?: Pl
 export default defineConfig(({ mode }) => {
   const job = BUILDS[mode] ?? BUILDS.production
   const inBrowser = job.target === 'browser' && process.env.VITEST == null
+  // the published browser bundles load the content engine from their own folder; everything else bundles it
+  const loader = mode === 'production' ? 'load.script.ts' : mode === 'esm' ? 'load.sibling.ts' : undefined
   return {
     root: here('./demo'),
     base: './',
-    plugins: [replaceModules(job.target, PATCHES), ...(job.plugins ?? [])],
+    plugins: [replaceModules(job.target, job.patches ?? PATCHES), ...(job.plugins ?? [])],
     resolve: {
       alias: [
         { find: /^peerlane$/, replacement: here('./src/index.ts') },
         { find: /^peerlane\/shared$/, replacement: here('./src/shared.ts') },
         // browser variants of src/ modules (`x.browser.ts` beside `x.ts`), as a package.json `browser` map would
         // swap them: no Node polyfill (ws), and the page lifecycle
-        ...(inBrowser ? [{ find: /^\.\/(polyfills|lifecycle|history-store)\.ts$/, replacement: here('./src/$1.browser.ts') }] : [])
+        ...(inBrowser ? [{ find: /^\.\/(polyfills|lifecycle|history-store)\.ts$/, replacement: here('./src/$1.browser.ts') }] : []),
+        ...(inBrowser ? [{ find: /^\.\/open-store\.ts$/, replacement: here('./src/content/open-store.browser.ts') }] : []),
+        ...(loader != null ? [{ find: /^\.\/content\/load\.ts$/, replacement: here(`./src/content/${loader}`) }] : [])
       ],
       // one copy of each: @chainsafe/libp2p-noise and -yamux still depend on the previous majors of these, whose
       // APIs are the same at runtime (only their TypeScript generics changed); two copies cost ~25 KB minified

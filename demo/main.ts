@@ -1,17 +1,20 @@
-// Peerlane chat: join a room (its name is in the URL, so a link invites a friend), chat, send files.
+// Peerlane chat: join a room (its name is in the URL, so a link invites a friend), chat, share files
+// (peer.share puts a ref in the room; whoever accepts it fetches it from every member who holds it).
 // Members link to each other directly (WebRTC) on their own; the relay carries everything until then.
 import { createPeer, importIdentity } from 'peerlane'
 import { $, short } from './dom.ts'
-import { describeFile, receiveFiles, sendFile } from './files.ts'
 import { addFile, addSystem, addText, clearMessages, nicknames } from './messages.ts'
-import type { ConnectionInfo, Peer, Room, RoomMessage, Route } from 'peerlane'
+import type { ConnectionInfo, ContentRef, Peer, Room, RoomMessage, Route } from 'peerlane'
 
 /** what travels in the room, as JSON */
 type DemoMessage =
   | { kind: 'hello', nick: string }
   | { kind: 'chat', nick: string, text: string }
+  | { kind: 'file', nick: string, ref: ContentRef }
 
 const NICK_KEY = 'peerlane-demo:nickname'
+/** files accepted but not fetched whole yet: fetched again (only their missing blocks) after a reload */
+const PENDING_KEY = 'peerlane-demo:pending-files'
 
 const rtts = new Map<string, number>()
 const routes = new Map<string, Route>()
@@ -160,6 +163,47 @@ function onMessage (message: RoomMessage): void {
   if (known !== m.nick) renderPeers()
   // the room's history has our own earlier messages too
   if (m.kind === 'chat' && typeof m.text === 'string') addText(message.from, m.text, message.timestamp, message.from === peer.id, message.history === true)
+  if (m.kind === 'file' && m.ref != null && typeof m.ref === 'object') {
+    // a file shared before we came is listed, not offered: no prompt for each file in the history
+    if (message.history === true) addText(message.from, `shared "${String(m.ref.name ?? 'file').slice(0, 128)}" (${(Number(m.ref.size) / 1024 / 1024).toFixed(1)} MiB) earlier`, message.timestamp, message.from === peer.id, true)
+    else if (message.from !== peer.id) offerFile(message.from, m.ref)
+  }
+}
+
+function pendingFiles (): Record<string, { ref: ContentRef, from: string }> {
+  try { return JSON.parse(localStorage.getItem(PENDING_KEY) ?? '{}') } catch { return {} }
+}
+
+function setPending (ref: ContentRef, from: string | undefined): void {
+  const all = pendingFiles()
+  if (from == null) delete all[ref.cid]
+  else all[ref.cid] = { ref, from }
+  localStorage.setItem(PENDING_KEY, JSON.stringify(all))
+}
+
+/** Someone shared a file: nothing is fetched until the user says so */
+function offerFile (from: string, ref: ContentRef): void {
+  const name = String(ref.name ?? 'file').slice(0, 128)
+  const size = Number(ref.size)
+  if (!confirm(`${nicknames.get(from) ?? short(from)} shares "${name}" (${(size / 1024 / 1024).toFixed(1)} MiB). Fetch it?`)) {
+    addSystem(`You did not fetch "${name}".`)
+    return
+  }
+  void fetchFile(from, ref)
+}
+
+async function fetchFile (from: string, ref: ContentRef): Promise<void> {
+  const name = String(ref.name ?? 'file').slice(0, 128)
+  const card = addFile(from, name, ref.size, false)
+  setPending(ref, from)
+  try {
+    // a Blob of a safe type: application/octet-stream unless a PNG, JPEG, GIF or WebP image
+    const blob = await peer.fetch(ref, { from: [from], onProgress: p => { if (p.type === 'bytes') card.progress(p.bytes) } })
+    setPending(ref, undefined)
+    card.done({ blob, note: 'every block checked against its hash; you hold it now too' })
+  } catch (err: any) {
+    card.done({ error: `Not fetched: ${err.message} (reload to resume)` })
+  }
 }
 
 async function sendText (text: string): Promise<void> {
@@ -170,25 +214,13 @@ async function sendText (text: string): Promise<void> {
 
 async function sendFileToRoom (file: File): Promise<void> {
   if (room == null) return
-  const recipients = room.peers
-  const card = addFile(peer.id, file.name, file.size * Math.max(recipients.length, 1), true)
+  const card = addFile(peer.id, file.name, file.size, true)
   try {
-    if (recipients.length === 0) throw new Error('nobody in the room to send it to')
-    const { header, bytes } = await describeFile(file)
-    const sent = new Map<string, number>()
-    const results = await Promise.allSettled(recipients.map(async to => {
-      await sendFile(peer, to, header, bytes, n => {
-        sent.set(to, n)
-        card.progress([...sent.values()].reduce((a, b) => a + b, 0))
-      })
-    }))
-    const failed = results.filter(r => r.status === 'rejected').length
-    card.done({
-      blob: new Blob([bytes.slice().buffer], { type: header.type }),
-      note: failed === 0 ? `delivered to ${recipients.length}, checksum confirmed` : `delivered to ${recipients.length - failed} of ${recipients.length}`
-    })
+    const ref = await peer.share(file, { onProgress: p => { if (p.type === 'bytes') card.progress(p.bytes) } })
+    await room.send({ kind: 'file', nick: nickname(), ref } satisfies DemoMessage)
+    card.done({ blob: file, note: 'shared: members who accept it fetch it from everyone who holds it' })
   } catch (err: any) {
-    card.done({ error: `Not sent: ${err.message}` })
+    card.done({ error: `Not shared: ${err.message}` })
   }
 }
 
@@ -258,13 +290,8 @@ async function main (): Promise<void> {
     refreshRoutes()
   }, 10_000)
 
-  await receiveFiles(peer, incoming => {
-    const card = addFile(incoming.from, incoming.header.name, incoming.header.size, false)
-    incoming.onProgress = card.progress
-    ;(incoming as any).card = card
-  }, (incoming, result) => {
-    (incoming as any).card.done('blob' in result ? { blob: result.blob, note: 'checksum verified' } : { error: result.error })
-  })
+  // files accepted before a reload: fetch the rest (the blocks already stored are not fetched again)
+  for (const { ref, from } of Object.values(pendingFiles())) void fetchFile(from, ref)
 
   await enterRoom(roomFromUrl())
   window.addEventListener('hashchange', () => { void enterRoom(roomFromUrl()) })

@@ -1,5 +1,6 @@
 // The chat's message list: text messages, notices and file cards, each with who sent it and when. Messages from
 // the room's history (sent before this page was there) go above a line that says so, oldest first.
+import { SAFE_CONTENT_TYPES } from 'peerlane'
 import { $, short, time } from './dom.ts'
 
 /** Nicknames members announced (their `hello` messages), by PeerId */
@@ -101,7 +102,7 @@ export function addFile (from: string, name: string, size: number, mine: boolean
       }
       if (blob != null) {
         const url = URL.createObjectURL(blob)
-        if (blob.type.startsWith('image/')) {
+        if (SAFE_CONTENT_TYPES.includes(blob.type)) {
           const img = document.createElement('img')
           img.src = url
           img.alt = name

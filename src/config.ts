@@ -95,6 +95,9 @@ export interface PeerOptions {
    */
   timeout?: number
 
+  /** Where shared and fetched content is kept, and the limits of sharing it (`peer.share` / `peer.fetch`) */
+  content?: ContentOptions
+
   /**
    * Replay protection: a live room message whose timestamp is further than this from our clock (ms) is
    * dropped, and so is one behind its author's newer messages (README › Rooms on the wire). Room history
@@ -116,6 +119,55 @@ export interface PeerOptions {
   signal?: AbortSignal
 }
 
+/** Options for the content store (`createPeer({ content })`) */
+export interface ContentOptions {
+  /**
+   * Where blocks are stored: `'indexeddb'` (a browser: database `peerlane-blocks:<identityName>`), `'memory'`,
+   * or `{ directory }` (Node: one file per block, blockstore-fs).
+   *
+   * @default 'indexeddb' in browsers, 'memory' elsewhere
+   */
+  store?: 'indexeddb' | 'memory' | { directory: string }
+  /**
+   * Bytes of blocks the store may hold. Past it, the least recently used content that is not being shared or
+   * fetched right now is evicted; when that is not enough, `share`/`fetch` reject with `StorageQuotaError`.
+   *
+   * @default 1073741824 (1 GiB)
+   */
+  quota?: number
+  /**
+   * Size of the blocks `share` cuts content into (UnixFS leaves), at most 1 MiB. Blocks fetched from others
+   * may be up to 1 MiB whatever this says.
+   *
+   * @default 262144 (256 KiB)
+   */
+  blockSize?: number
+  /**
+   * Blocks `fetch` asks one holder for at once.
+   *
+   * @default 16
+   */
+  maxBlocksInFlight?: number
+  /**
+   * Bytes per second this peer serves to one other peer (Bitswap blocks); a peer that asks for more waits.
+   *
+   * @default 67108864 (64 MiB/s)
+   */
+  maxServeRate?: number
+}
+
+/** The largest block Peerlane cuts or accepts: Bitswap peers agree on blocks of at most 1 MiB (messages of 4 MiB) */
+export const MAX_BLOCK_SIZE = 1024 * 1024
+
+/** The validated form of `ContentOptions` */
+export interface ContentConfig {
+  store: 'indexeddb' | 'memory' | { directory: string }
+  quota: number
+  blockSize: number
+  maxBlocksInFlight: number
+  maxServeRate: number
+}
+
 /** The validated form of `PeerOptions` */
 export interface PeerConfig {
   relays: Multiaddr[]
@@ -130,6 +182,7 @@ export interface PeerConfig {
   maxReservations: number
   maxDirectPeers: number
   timeout: number
+  content: ContentConfig
   replayWindow: number
   seenTTL: number
 }
@@ -207,6 +260,8 @@ export function resolveConfig (options: PeerOptions): PeerConfig {
     throw new InvalidConfigError('timeout', `must be a positive number of milliseconds, got ${JSON.stringify(timeout)}`)
   }
 
+  const content = resolveContent(options.content ?? {}, inBrowser)
+
   const replayWindow = options.replayWindow ?? REPLAY_WINDOW
   if (typeof replayWindow !== 'number' || !(replayWindow > 0)) {
     throw new InvalidConfigError('replayWindow', `must be a positive number of milliseconds, got ${JSON.stringify(replayWindow)}`)
@@ -217,6 +272,7 @@ export function resolveConfig (options: PeerOptions): PeerConfig {
   }
 
   return {
+    content,
     relays: relayAddrs,
     relayIds: new Set(relayAddrs.map(ma => lastPeerId(ma) as string)),
     identity,
@@ -231,5 +287,26 @@ export function resolveConfig (options: PeerOptions): PeerConfig {
     timeout,
     replayWindow,
     seenTTL
+  }
+}
+
+function resolveContent (options: ContentOptions, inBrowser: boolean): ContentConfig {
+  if (options == null || typeof options !== 'object') throw new InvalidConfigError('content', 'must be an object of content options')
+  const store = options.store ?? (inBrowser ? 'indexeddb' : 'memory')
+  if (store !== 'indexeddb' && store !== 'memory' && (typeof store !== 'object' || typeof store.directory !== 'string' || store.directory === '')) {
+    throw new InvalidConfigError('content.store', `must be 'indexeddb', 'memory' or { directory: '<a path>' }, got ${JSON.stringify(store)}`)
+  }
+  const whole = (field: keyof ContentOptions, value: number, min: number, max = Number.MAX_SAFE_INTEGER): number => {
+    if (!Number.isInteger(value) || value < min || value > max) {
+      throw new InvalidConfigError(`content.${field}`, `must be a whole number from ${min} to ${max}, got ${JSON.stringify(value)}`)
+    }
+    return value
+  }
+  return {
+    store,
+    quota: whole('quota', options.quota ?? 1024 ** 3, 0),
+    blockSize: whole('blockSize', options.blockSize ?? 256 * 1024, 1024, MAX_BLOCK_SIZE),
+    maxBlocksInFlight: whole('maxBlocksInFlight', options.maxBlocksInFlight ?? 16, 1, 1024),
+    maxServeRate: whole('maxServeRate', options.maxServeRate ?? 64 * 1024 * 1024, 64 * 1024)
   }
 }

@@ -159,3 +159,30 @@ export function reasonText (reason: unknown): string {
   if (typeof Event !== 'undefined' && reason instanceof Event) return `${reason.type} event from ${(reason.target as any)?.constructor?.name ?? 'the transport'} (the browser gives no detail)`
   return String(reason)
 }
+
+/** The content store is full: `quota` bytes (the `content.quota` option, or the browser's storage quota) and nothing left to evict */
+export class StorageQuotaError extends Error {
+  static name = 'StorageQuotaError'
+  /** bytes that did not fit */
+  readonly size: number
+  /** the configured quota in bytes */
+  readonly quota: number
+  constructor (size: number, quota: number, message: string, options?: ErrorOptions) {
+    super(message, options)
+    this.name = 'StorageQuotaError'
+    this.size = size
+    this.quota = quota
+  }
+}
+
+/** `peer.fetch` found no holder that has the content (or one of its blocks); `cid` names what was missing */
+export class ContentUnavailableError extends Error {
+  static name = 'ContentUnavailableError'
+  /** the CID of the content, or of the block nobody had */
+  readonly cid: string
+  constructor (cid: string, message: string, options?: ErrorOptions) {
+    super(message, options)
+    this.name = 'ContentUnavailableError'
+    this.cid = cid
+  }
+}

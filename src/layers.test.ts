@@ -49,6 +49,13 @@ const STEPS: Record<string, number> = {
   stream: 6,
   request: 6,
   content: 6,
+  'content/load': 6,
+  'content/engine': 6,
+  'content/bitswap': 6,
+  'content/fetcher': 6,
+  'content/store': 6,
+  'content/records': 6,
+  'content/open-store': 6,
   // 7: the page, the peer that puts it all together, the public surfaces
   lifecycle: 7,
   'peer-api': 8,
@@ -59,11 +66,11 @@ const STEPS: Record<string, number> = {
 }
 
 function modules (): string[] {
-  const files = [...readdirSync(SRC), ...readdirSync(new URL('pb/', SRC)).map(f => `pb/${f}`)]
+  const files = [...readdirSync(SRC), ...['pb', 'content'].flatMap(dir => readdirSync(new URL(`${dir}/`, SRC)).map(f => `${dir}/${f}`))]
   return files.filter(f => f.endsWith('.ts') && !f.endsWith('.test.ts'))
 }
 
-const name = (file: string): string => file.replace(/(\.browser)?\.ts$/, '')
+const name = (file: string): string => file.replace(/(\.browser|\.sibling|\.script)?\.ts$/, '')
 
 describe('src/ layers', () => {
   it('every module has a step', () => {

@@ -1,5 +1,6 @@
 // The public shape of a peer: what `createPeer` resolves to, its events, and what `info()` tells.
 import type { ConnectionInfo, ConnectOptions } from './connect.ts'
+import type { ContentRef, FetchOptions, ShareOptions } from './content.ts'
 import type { IdentitySource } from './identity.ts'
 import type { PeerNode } from './node.ts'
 import type { RelayEvents, RelayStatus } from './relays.ts'
@@ -84,6 +85,19 @@ export interface Peer extends TypedEventTarget<PeerEvents> {
   ping: (peerId: string, options?: { signal?: AbortSignal }) => Promise<number>
   /** What identify told us about a connected peer: its agent version and the protocols it speaks (asked again when nothing is known yet) */
   info: (peerId: string, options?: { signal?: AbortSignal }) => Promise<PeerInfo>
+  /**
+   * Shares content: cuts it into blocks (UnixFS, 256 KiB), stores them (IndexedDB in a page) and serves them to
+   * peers that ask (Bitswap). Resolves to its ref (the root CID, size, name, type) to give to others.
+   */
+  share: (source: Blob | ReadableStream<Uint8Array>, options?: ShareOptions) => Promise<ContentRef>
+  /**
+   * Fetches content by its ref from whoever holds it (the peers in `from`, room members, connected peers),
+   * several holders at once, every block checked against its hash and stored: an aborted fetch resumes with
+   * the blocks it has. Resolves to a Blob, or with `as: 'stream'` a ReadableStream. Afterwards this peer holds it too.
+   */
+  fetch: ((ref: ContentRef, options: FetchOptions & { as: 'stream' }) => Promise<ReadableStream<Uint8Array>>) & ((ref: ContentRef, options?: FetchOptions) => Promise<Blob>)
+  /** Stops holding content (a ref or its CID): its blocks are deleted unless other held content uses them */
+  unshare: (ref: ContentRef | string, options?: { signal?: AbortSignal }) => Promise<void>
   /**
    * This peer's key as a JSON text sealed with `passphrase` (PBKDF2-SHA256 600,000 iterations, AES-GCM),
    * for `importIdentity` in another browser. Whoever has the text and the passphrase can act as this peer.

@@ -3,6 +3,7 @@
 import { TypedEventEmitter } from 'main-event'
 import { parsePeerId, transportOf } from './address.ts'
 import { describe, Connector } from './connect.ts'
+import { Content, holderCandidates } from './content.ts'
 import { resolveConfig } from './config.ts'
 import { PeerStoppedError, PeerUnreachableError } from './errors.ts'
 import { relayStandby } from './gossip.ts'
@@ -23,6 +24,7 @@ import { deriveRoomKey } from './room-key.ts'
 import { linkStats, pingOver } from './stats.ts'
 import type { PeerConfig, PeerOptions } from './config.ts'
 import type { ConnectionInfo, ConnectOptions } from './connect.ts'
+import type { ContentRef, FetchOptions, ShareOptions } from './content.ts'
 import type { Peer, PeerEvents, PeerInfo } from './peer-api.ts'
 import type { Identity, IdentitySource } from './identity.ts'
 import type { PeerNode } from './node.ts'
@@ -54,7 +56,15 @@ export async function createPeer (options: PeerOptions): Promise<Peer> {
     const relays = new Relays(node, config, relayIds)
     const connector = new Connector(node, config, vouched)
     const links = new DirectLinks(node, connector, config.maxDirectPeers)
-    peer = new PeerImpl({ node, config, identity, guard, rooms, relays, ice, connector, links })
+    const content = new Content({
+      node,
+      config: config.content,
+      name: config.identityName,
+      strike: peerId => { guard.strike(peerId) },
+      candidates: () => holderCandidates(rooms.values(), node.getConnections().map(c => c.remotePeer.toString()), relayIds),
+      link: async (peerId, signal) => { await connector.connect(peerId, { allowRelayed: false, signal }) }
+    })
+    peer = new PeerImpl({ node, config, identity, guard, rooms, relays, ice, connector, links, content })
     await peer.start(signal)
     return peer
   } catch (err) {
@@ -82,6 +92,7 @@ interface Parts {
   ice: RelayIce
   connector: Connector
   links: DirectLinks
+  content: Content
 }
 
 /** @internal peers come from `createPeer` */
@@ -244,6 +255,23 @@ class PeerImpl extends TypedEventEmitter<PeerEvents> implements Peer {
     }
   }
 
+  async share (source: Blob | ReadableStream<Uint8Array>, options?: ShareOptions): Promise<ContentRef> {
+    this.assertRunning()
+    return await this.parts.content.share(source, options)
+  }
+
+  async fetch (ref: ContentRef, options: FetchOptions & { as: 'stream' }): Promise<ReadableStream<Uint8Array>>
+  async fetch (ref: ContentRef, options?: FetchOptions): Promise<Blob>
+  async fetch (ref: ContentRef, options?: FetchOptions): Promise<Blob | ReadableStream<Uint8Array>> {
+    this.assertRunning()
+    return await this.parts.content.fetch(ref, options)
+  }
+
+  async unshare (ref: ContentRef | string, options?: { signal?: AbortSignal }): Promise<void> {
+    this.assertRunning()
+    await this.parts.content.unshare(ref, options)
+  }
+
   async exportIdentity (options: { passphrase: string }): Promise<string> {
     return await exportIdentity(this.parts.identity.privateKey, options.passphrase)
   }
@@ -251,8 +279,9 @@ class PeerImpl extends TypedEventEmitter<PeerEvents> implements Peer {
   async stop (): Promise<void> {
     if (this.stopped) return
     this.stopped = true
-    const { links, relays, ice, connector, rooms, identity } = this.parts
+    const { links, relays, ice, connector, rooms, identity, content } = this.parts
     this.unwatchPage()
+    await content.stop().catch(() => {})
     links.stop()
     relays.stop()
     ice.stop()

@@ -1,5 +1,5 @@
 // The demo chat as people use it: `npm start` (relay + page), two Chromium processes and a Firefox on one
-// invite link, chatting both ways, a 1 MiB file to the room, and a reload that keeps who you are.
+// invite link, chatting both ways, a 1 MiB file shared to the room (peer.share, fetched after consent), and a reload that keeps who you are.
 import { spawn } from 'node:child_process'
 import { createHash, randomBytes } from 'node:crypto'
 import { readFileSync } from 'node:fs'
@@ -30,7 +30,8 @@ test('npm start: three browsers on one room link see each other directly, chat, 
       const page = await (await browser.newContext({ viewport })).newPage()
       page.on('console', m => { if (m.type() === 'error') errors.push(`${name}: ${m.text()}`) })
       page.on('pageerror', e => { errors.push(`${name}: ${e.message}`) })
-      page.on('dialog', d => { void d.dismiss() })
+      // the demo asks before it fetches a shared file: yes; every other dialog: no
+      page.on('dialog', d => { void (d.message().endsWith('Fetch it?') ? d.accept() : d.dismiss()) })
       await page.goto(url)
       if (!await page.getByLabel('Nickname').isVisible()) await page.locator('#you summary').click()
       await page.getByLabel('Nickname').fill(name)
@@ -68,7 +69,7 @@ test('npm start: three browsers on one room link see each other directly, chat, 
     const file = randomBytes(1024 * 1024)
     const digest = createHash('sha256').update(file).digest('hex')
     await bob.locator('#file').setInputFiles({ name: 'data.bin', mimeType: 'application/octet-stream', buffer: file })
-    await expect(bob.locator('#messages')).toContainText('delivered to 2, checksum confirmed', { timeout: 60_000 })
+    await expect(bob.locator('#messages')).toContainText('shared: members who accept it', { timeout: 60_000 })
     for (const page of [alice, carol]) {
       const link = page.getByRole('link', { name: 'Download data.bin' })
       await expect(link).toBeVisible({ timeout: 60_000 })
