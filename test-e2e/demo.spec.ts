@@ -92,14 +92,15 @@ test('npm start: three browsers on one room link see each other directly, chat, 
     await shot(alice, 'alice: the You panel after a reload', testInfo)
 
     // the room's history: alice after her reload (from her browser's store), and dave, who opens the link
-    // now, see what was said before, above the line that says so; alice's own messages are hers
+    // now, see what was said before, above the line that says so (the file as a line, not offered again);
+    // alice's own messages are hers
     const dave = await open(chromeA, 'dave')
     for (const page of [alice, dave]) {
-      await expect(page.locator('#messages li.earlier')).toHaveText([/hello from alice/, /hi alice, carol here \(firefox\)/], { timeout: 30_000 })
+      await expect(page.locator('#messages li.earlier')).toHaveText([/hello from alice/, /hi alice, carol here \(firefox\)/, /shared "data\.bin" \(1\.0 MiB\) earlier/], { timeout: 30_000 })
       await expect(page.locator('#messages li.earlier + li.divider')).toHaveCount(1)
     }
     await expect(alice.locator('#messages li.earlier.mine')).toContainText('hello from alice')
-    await expect(dave.locator('#messages li.earlier .who')).toHaveText(['alice', 'carol'])
+    await expect(dave.locator('#messages li.earlier .who')).toHaveText(['alice', 'carol', /.+/])
     await shot(dave, 'dave: the room\'s earlier messages', testInfo)
 
     expect(errors).toEqual([])
