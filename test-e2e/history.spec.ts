@@ -98,14 +98,19 @@ test('a member serving forged history is struck for each forgery, muted after th
     const other = await generateKeyPair('Ed25519')
     const served = await serveForged(forger.libp2p, () => forgeThree(recorded, other))
 
+    // GossipSub gossips the ids of the last 3 heartbeats' messages (3 s) to a new subscriber, which then gets them
+    // live: let them age past that, so that C gets them from history only
+    await new Promise(resolve => setTimeout(resolve, 6_000))
     const pc = await openPage(chromeC, pageUrl)
     await startPeer(pc, [relay.address])
     await joinRoom(pc, 'forged')
-    await expect.poll(async () => (await inbox(pc, 'forged')).length, { timeout: 30_000 }).toBe(3)
+    await expect.poll(async () => (await inbox(pc, 'forged')).filter(m => m.history === true).length, { timeout: 30_000 }).toBe(3)
     expect(served.asked).toBe(1)
     const got = await inbox(pc, 'forged')
-    expect(got.map(m => m.text)).toEqual(['genuine 0', 'genuine 2', 'genuine 4'])
-    expect(got.every(m => m.history === true && m.from === A.id)).toBe(true)
+    expect(got.filter(m => m.history === true).map(m => m.text)).toEqual(['genuine 0', 'genuine 2', 'genuine 4'])
+    // GossipSub may also hand a newcomer the last seconds' messages live (its gossip of recent message ids):
+    // those are A's own, signed, not history, and never the forger's versions
+    expect(got.every(m => m.from === A.id && /^genuine \d$/.test(m.text ?? ''))).toBe(true)
     // muted: C drops the forger's beacons, so it leaves C's room, while A (which it never lied to) keeps it
     await waitForRoomPeers(pc, 'forged', [A.id], 30_000)
     expect(await pa.evaluate(() => (window as any).rooms.forged.peers)).toContain(forger.id)
