@@ -194,6 +194,39 @@
       return { ms }
     },
 
+    /** peer.share of `size` deterministic bytes (the same in every page for one seed): the ref, and ms */
+    async peerlaneShare ({ size, seed }) {
+      let made = 0
+      let x = seed
+      const stream = new ReadableStream({
+        pull (controller) {
+          if (made >= size) { controller.close(); return }
+          const chunk = new Uint32Array(Math.min(1024 * 1024, size - made) / 4)
+          for (let i = 0; i < chunk.length; i++) { x ^= x << 13; x ^= x >>> 17; x ^= x << 5; chunk[i] = x >>> 0 }
+          made += chunk.byteLength
+          controller.enqueue(new Uint8Array(chunk.buffer))
+        }
+      }, { highWaterMark: 0 })
+      const t0 = now()
+      const ref = await state.peer.share(stream, { name: 'bench.bin' })
+      return { ref, ms: now() - t0 }
+    },
+
+    /** peer.fetch(ref, { from, as: 'stream' }), read to the end: ms, bytes, and the blocks each holder sent */
+    async peerlaneFetch ({ ref, from }) {
+      const byHolder = {}
+      const t0 = now()
+      const stream = await state.peer.fetch(ref, {
+        from,
+        as: 'stream',
+        signal: AbortSignal.timeout(300_000),
+        onProgress: p => { if (p.type === 'bytes' && p.from != null) byHolder[p.from] = (byHolder[p.from] ?? 0) + 1 }
+      })
+      let bytes = 0
+      for await (const chunk of stream) bytes += chunk.byteLength
+      return { ms: now() - t0, bytes, byHolder }
+    },
+
     async peerlaneStop () {
       await state.peer?.stop()
       state.peer = undefined

@@ -5,7 +5,7 @@
 //   npm run bench -- --runs 20          more runs
 //   npm run bench -- --only ready,bundle
 //
-// Figures: bundle, ready, connect, distance, heal, latency, load, throughput, relay, one file each in bench/figures/; what they run
+// Figures: bundle, ready, connect, distance, heal, latency, load, throughput, content, relay, one file each in bench/figures/; what they run
 // against (relay, servers, browsers) is bench/env.ts, what they share bench/shared.ts. Nothing here asserts a
 // time: the targets are printed as met or not met, and the exit status is 0 whenever the benchmark itself ran.
 import { execFileSync } from 'node:child_process'
@@ -23,16 +23,17 @@ import { load } from './figures/load.ts'
 import { ready } from './figures/ready.ts'
 import { relay } from './figures/relay.ts'
 import { throughput } from './figures/throughput.ts'
+import { content } from './figures/content.ts'
 import { FIGURES, log } from './shared.ts'
 import { formatTable, summarize, targetMet } from './stats.ts'
 import type { Context, Env, FigureId, Options } from './shared.ts'
 import type { Figure } from './stats.ts'
 
 /** Each figure, run in this order (FIGURES') when chosen */
-const RUN: Record<FigureId, (ctx: Context) => Promise<Figure[]>> = { bundle, ready, connect, distance, heal, latency, load, throughput, relay }
+const RUN: Record<FigureId, (ctx: Context) => Promise<Figure[]>> = { bundle, ready, connect, distance, heal, latency, load, throughput, content, relay }
 
 function parseArgs (argv: string[]): Options {
-  const options: Options = { runs: 10, only: new Set(FIGURES), messages: 30, bytes: 8 * 1024 * 1024, chunk: 16 * 1024 }
+  const options: Options = { runs: 10, only: new Set(FIGURES), messages: 30, bytes: 8 * 1024 * 1024, chunk: 16 * 1024, contentBytes: 64 * 1024 * 1024 }
   for (let i = 0; i < argv.length; i++) {
     const [flag, inline] = argv[i].split('=', 2)
     const value = (): string => inline ?? argv[++i]
@@ -40,12 +41,13 @@ function parseArgs (argv: string[]): Options {
     else if (flag === '--messages') options.messages = Number(value())
     else if (flag === '--bytes') options.bytes = Number(value())
     else if (flag === '--chunk') options.chunk = Number(value())
+    else if (flag === '--content-bytes') options.contentBytes = Number(value())
     else if (flag === '--only') {
       const wanted = value().split(',').map(s => s.trim())
       const unknown = wanted.filter(w => !(FIGURES as readonly string[]).includes(w))
       if (unknown.length > 0) throw new Error(`--only: unknown figure ${unknown.join(', ')} (known: ${FIGURES.join(', ')})`)
       options.only = new Set(wanted as FigureId[])
-    } else throw new Error(`unknown argument ${argv[i]} (known: --runs N, --only ${FIGURES.join(',')}, --messages N, --bytes N, --chunk N)`)
+    } else throw new Error(`unknown argument ${argv[i]} (known: --runs N, --only ${FIGURES.join(',')}, --messages N, --bytes N, --chunk N, --content-bytes N)`)
   }
   if (!(options.runs >= 2)) throw new Error('--runs must be at least 2')
   return options

@@ -4,7 +4,7 @@ import type { Figure, Row } from './stats.ts'
 import type { RelayProcess } from '../test-e2e/support.ts'
 import type { Browser, BrowserContext, Page } from '@playwright/test'
 
-export const FIGURES = ['bundle', 'ready', 'connect', 'distance', 'heal', 'latency', 'load', 'throughput', 'relay'] as const
+export const FIGURES = ['bundle', 'ready', 'connect', 'distance', 'heal', 'latency', 'load', 'throughput', 'content', 'relay'] as const
 export type FigureId = typeof FIGURES[number]
 
 export interface Options {
@@ -16,6 +16,8 @@ export interface Options {
   bytes: number
   /** throughput: bytes per write */
   chunk: number
+  /** content: bytes of the file fetched */
+  contentBytes: number
 }
 
 /** The relay process, the page server, the raw baseline's signalling server and the browsers (bench/env.ts) */
