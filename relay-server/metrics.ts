@@ -20,6 +20,7 @@ export interface Counters {
   roomMessages: Counter
   roomMessagesDropped: Counter
   roomMessagesStale: Counter
+  stunRequests: Counter<'outcome'>
 }
 
 /** Creates the relay's counters in `registry` */
@@ -33,7 +34,8 @@ export function createCounters (registry: Registry): Counters {
     relayedBytes: new Counter({ name: 'peerlane_relay_relayed_bytes_total', help: 'Bytes carried by relayed circuits (both directions, as received by the relay)', registers: [registry] }),
     roomMessages: new Counter({ name: 'peerlane_relay_room_messages_total', help: 'Room messages (presence beacons included) the relay received and checked, each counted once', registers: [registry] }),
     roomMessagesDropped: new Counter({ name: 'peerlane_relay_room_messages_dropped_total', help: 'Room messages dropped, not forwarded: not a room envelope, or over --max-room-message-size', registers: [registry] }),
-    roomMessagesStale: new Counter({ name: 'peerlane_relay_room_messages_stale_total', help: 'Room messages not forwarded because their timestamp is outside --replay-window: replays, or senders whose clock is off', registers: [registry] })
+    roomMessagesStale: new Counter({ name: 'peerlane_relay_room_messages_stale_total', help: 'Room messages not forwarded because their timestamp is outside --replay-window: replays, or senders whose clock is off', registers: [registry] }),
+    stunRequests: new Counter({ name: 'peerlane_relay_stun_requests_total', help: 'Datagrams to the relay\'s STUN port, by outcome (answered, refused: over a rate, ignored: not a Binding request)', labelNames: ['outcome'], registers: [registry] })
   }
 }
 

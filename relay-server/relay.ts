@@ -161,7 +161,7 @@ export function createRelay (input: RelayConfig = {}, options: { log?: RelayLogg
     await handleFindPeer(relayNode, federationIds, log)
     stops.push(await connectFederation(relayNode, federation, log))
     watchRelay(registry, relayNode, federationIds, counters)
-    nat = await startNatTraversal(relayNode, config, log)
+    nat = await startNatTraversal(relayNode, config, log, outcome => { counters.stunRequests.inc({ outcome }) })
     if (log.enabled('debug')) {
       relayNode.addEventListener('connection:open', evt => { log.debug('connection:open', { peer: evt.detail.remotePeer.toString(), addr: evt.detail.remoteAddr.toString() }) })
       relayNode.addEventListener('connection:close', evt => { log.debug('connection:close', { peer: evt.detail.remotePeer.toString(), addr: evt.detail.remoteAddr.toString() }) })
