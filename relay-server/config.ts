@@ -74,7 +74,7 @@ export interface RelayConfig {
   maxCircuitsPerTarget?: number
   /** Relayed circuits open at once to one peer from one source IP (IPv6: one /64). @default 8 */
   maxCircuitsPerTargetPerIp?: number
-  /** Open connections at once. @default maxReservations + 512 */
+  /** Open connections at once; the federation's relays (`peers`, known by PeerId) are not counted and always get in. @default maxReservations + 512 */
   maxConnections?: number
   /** Open connections at once from one IP address (IPv6: one /64), pending ones included. @default 32 */
   maxConnectionsPerIp?: number

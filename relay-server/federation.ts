@@ -3,9 +3,10 @@
 // - carry rooms between them: their GossipSub peers are `directPeers` of each other, so a room message
 //   reaches every relay whose browsers are in the room;
 // - find each other's peers with libp2p peer routing: a Kademlia DHT among the relays only (its own
-//   protocol id, server mode; browsers do not speak it), whose FIND_NODE answers come from each relay's
-//   peer store, where identify put the addresses of its own peers;
-// - answer browsers' /peerlane/find-peer/1.0.0 lookups (see src/routing.ts for why that protocol exists).
+//   protocol id, server mode, closed to every other PeerId: federation-dht.ts), whose FIND_NODE answers
+//   come from each relay's peer store, where identify put the addresses of its own peers;
+// - answer browsers' /peerlane/find-peer/1.0.0 lookups (see src/routing.ts for why that protocol exists),
+//   a bounded number per requester and at once, since each may cost a lookup through the federation.
 import { KEEP_ALIVE } from '@libp2p/interface'
 import { peerIdFromMultihash, peerIdFromString } from '@libp2p/peer-id'
 import { pbStream } from '@libp2p/utils'
@@ -14,14 +15,14 @@ import { WebSockets, WebSocketsSecure } from '@multiformats/multiaddr-matcher'
 import * as Digest from 'multiformats/hashes/digest'
 import { FIND_PEER_PROTOCOL, FindPeerRequest, FindPeerResponse, lastPeerId, relayPart } from 'peerlane/shared'
 import { STREAM_LIMITS } from './limits.ts'
+import { RateLimiter } from './rate-limit.ts'
 import type { RelayLogger } from './log.ts'
+import type { RateLimit } from './rate-limit.ts'
 import type { CircuitRelayService } from '@libp2p/circuit-relay-v2'
 import type { Libp2p, PeerId } from '@libp2p/interface'
 import type { Multiaddr } from '@multiformats/multiaddr'
 
 export { FIND_PEER_PROTOCOL }
-/** The relays' own DHT: not the public Amino DHT, so a federation never mixes with it */
-export const FEDERATION_DHT_PROTOCOL = '/peerlane/kad/1.0.0'
 /** How often relays that are down are redialled */
 const REDIAL_MS = 5_000
 /** How long a lookup through the federation may take */
@@ -43,21 +44,6 @@ export function federationPeers (peers: string[]): FederationPeer[] {
     byId.set(id, entry)
   }
   return [...byId.values()]
-}
-
-/**
- * The Kademlia DHT of a federation (libp2p's `dht` service), loaded only for one: a lone relay answers
- * lookups from its own reservations
- */
-export async function federationDHT (): Promise<any> {
-  const { kadDHT, passthroughMapper } = await import('@libp2p/kad-dht')
-  return kadDHT({
-    protocol: FEDERATION_DHT_PROTOCOL,
-    clientMode: false,
-    peerInfoMapper: passthroughMapper,
-    maxInboundStreams: STREAM_LIMITS.dht,
-    initialQuerySelfInterval: 5_000
-  })
 }
 
 /** Keeps the federation connected; returns a stop function */
@@ -94,17 +80,61 @@ export async function connectFederation (node: Libp2p, peers: FederationPeer[], 
   }
 }
 
+/** Find-peer requests per requesting peer: a browser asks only for peers its own relays do not hold */
+export const FIND_PEER_RATE_PER_PEER: Readonly<RateLimit> = Object.freeze({ perSecond: 1, burst: 16 })
+/** Lookups through the federation's DHT at once, all requesters together (each may take up to 6 s) */
+export const MAX_FEDERATION_LOOKUPS = 32
+/** A FindPeerRequest is a PeerId's multihash (~40 bytes): anything much longer is not one */
+const MAX_REQUEST_BYTES = 128
+
+/** Why a find-peer request got no answer: its requester was over its rate, or too many lookups were running */
+export type FindPeerRefusal = 'rate' | 'busy'
+
+/** A find-peer request was refused; its stream is reset with this error */
+export class FindPeerRefusedError extends Error {
+  static name = 'FindPeerRefusedError'
+  readonly reason: FindPeerRefusal
+  constructor (reason: FindPeerRefusal) {
+    super(`find-peer refused: ${reason}`)
+    this.name = 'FindPeerRefusedError'
+    this.reason = reason
+  }
+}
+
+/** Options of {@link handleFindPeer} */
+export interface FindPeerOptions {
+  /** requests per requesting peer @default {@link FIND_PEER_RATE_PER_PEER} */
+  rate?: RateLimit
+  /** lookups through the federation at once @default {@link MAX_FEDERATION_LOOKUPS} */
+  maxLookups?: number
+  /** called for every refusal, e.g. to count metrics */
+  onRefused?: (reason: FindPeerRefusal, peer: PeerId) => void
+}
+
 /**
  * Answers /peerlane/find-peer/1.0.0: the circuit addresses (WebRTC and plain) through the relays of the
  * federation that hold a reservation for the peer. Only relay addresses the relays announce themselves
  * are returned, never addresses a browser claims, so a browser cannot be sent to an arbitrary host.
+ * A request over its peer's rate, or one that needs the federation while `maxLookups` already run, is
+ * reset without an answer (the browser asks its next relay).
  */
-export async function handleFindPeer (node: FederationNode, federation: Set<string>, log: RelayLogger): Promise<void> {
+export async function handleFindPeer (node: FederationNode, federation: Set<string>, log: RelayLogger, options: FindPeerOptions = {}): Promise<void> {
+  const limiter = new RateLimiter(options.rate ?? FIND_PEER_RATE_PER_PEER)
+  const maxLookups = options.maxLookups ?? MAX_FEDERATION_LOOKUPS
+  let lookups = 0
   await node.handle(FIND_PEER_PROTOCOL, async (stream, connection) => {
+    const from = connection.remotePeer
+    const refuse = (reason: FindPeerRefusal): never => {
+      options.onRefused?.(reason, from)
+      log.debug('find-peer:refused', { from: from.toString(), reason })
+      throw new FindPeerRefusedError(reason)
+    }
     const signal = AbortSignal.timeout(LOOKUP_TIMEOUT + 2_000)
-    const pb = pbStream(stream)
+    const pb = pbStream(stream, { maxDataLength: MAX_REQUEST_BYTES })
     let response: FindPeerResponse
     try {
+      // counted before reading: a stream opened is a request, whatever it sends
+      if (!limiter.take(from.toString())) refuse('rate')
       const request = await pb.read(FindPeerRequest, { signal })
       let target: PeerId
       try {
@@ -113,8 +143,16 @@ export async function handleFindPeer (node: FederationNode, federation: Set<stri
         await pb.write({ status: FindPeerResponse.Status.BAD_REQUEST, addrs: [] }, FindPeerResponse, { signal })
         return
       }
-      const addrs = await findPeerAddrs(node, federation, target)
-      log.debug('find-peer', { from: connection.remotePeer.toString(), peer: target.toString(), found: addrs.length })
+      const viaFederation = federation.size > 0 && !node.services.relay.reservations.has(target)
+      if (viaFederation && lookups >= maxLookups) refuse('busy')
+      if (viaFederation) lookups++
+      let addrs: Multiaddr[]
+      try {
+        addrs = await findPeerAddrs(node, federation, target)
+      } finally {
+        if (viaFederation) lookups--
+      }
+      log.debug('find-peer', { from: from.toString(), peer: target.toString(), found: addrs.length })
       response = addrs.length === 0
         ? { status: FindPeerResponse.Status.NOT_FOUND, addrs: [] }
         : { status: FindPeerResponse.Status.OK, addrs: addrs.map(ma => ma.bytes) }

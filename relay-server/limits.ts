@@ -1,14 +1,14 @@
 // The relay's own limits, on top of the ones libp2p's options set (see createRelay), enforced in the
 // connection gater: new connections per second, still-upgrading and open connections, and reservations, per
-// IP (an IPv6 /64 counts as one IP: it is what one host or household gets); circuits in circuits.ts.
-import { isIPv6 } from 'node:net'
+// IP (an IPv6 /64 counts as one IP: it is what one host or household gets), and open connections in total;
+// circuits in circuits.ts. Federation relays are exempt by PeerId (once Noise has proved it), never by IP.
+import { peerIdFromString } from '@libp2p/peer-id'
 import { multiaddr } from '@multiformats/multiaddr'
 import { CircuitLimits } from './circuits.ts'
 import { addCount } from './counts.ts'
 import { RateLimiter } from './rate-limit.ts'
-import { hostOf, ipKeyOf } from './ip-key.ts'
+import { ipKeyOf } from './ip-key.ts'
 import type { ResolvedRelayConfig } from './config.ts'
-import type { FederationPeer } from './federation.ts'
 import type { RelayLogger } from './log.ts'
 import type { Counters } from './metrics.ts'
 import type { RelayNode } from './relay.ts'
@@ -29,9 +29,9 @@ export const STREAM_LIMITS = {
 
 /**
  * The relay's own limits, on top of libp2p's: per IP (IPv6: per /64), new connections per second, pending
- * (still upgrading) and open connections, and reservations; circuits per peer and per target
- * (`circuits`); and counting of refusals and circuits. Federation relays (by PeerId) are exempt where
- * their PeerId is known.
+ * (still upgrading) and open connections, and reservations; open connections in total (`maxConnections`);
+ * circuits per peer and per target (`circuits`); and counting of refusals and circuits. Federation relays
+ * (by PeerId) are exempt where their PeerId is known.
  */
 export class Limits {
   /** circuits per source peer, per target and per (target, source IP) */
@@ -45,10 +45,13 @@ export class Limits {
   private readonly reservedByIp = new Map<string, Map<string, PeerId>>()
   private readonly ipOfPeer = new Map<string, string>()
 
+  private readonly members: PeerId[]
+
   /** `federation`: the PeerIds of the other relays */
   constructor (private readonly config: ResolvedRelayConfig, private readonly federation: Set<string>, private readonly counters: Counters, private readonly log: RelayLogger) {
     this.rate = new RateLimiter({ perSecond: config.connectionRatePerIp, burst: config.connectionRatePerIp })
     this.circuits = new CircuitLimits(config, federation, counters, log)
+    this.members = [...federation].map(id => peerIdFromString(id))
   }
 
   /**
@@ -109,6 +112,18 @@ export class Limits {
         setTimeout(() => { this.release(addr) }, this.config.upgradeTimeout + 1_000).unref()
         return false
       },
+      // after Noise, so the PeerId is proven: the federation's relays get in however full the relay is (an
+      // address proves nothing: behind a proxy it comes from X-Forwarded-For). libp2p's own maxConnections
+      // is set above this one (createRelay), so that it never refuses or prunes them first.
+      denyInboundEncryptedConnection: (peer: PeerId) => {
+        const node = this.node
+        if (node == null || this.federation.has(peer.toString())) return false
+        const members = this.members.reduce((n, member) => n + node.getConnections(member).length, 0)
+        if (node.getConnections().length - members < this.config.maxConnections) return false
+        this.counters.connectionsRefused.inc({ reason: 'full' })
+        this.log.debug('connection:refused', { peer: peer.toString(), reason: 'full' })
+        return true
+      },
       denyInboundRelayReservation: (peer: PeerId) => {
         const node = this.node
         if (node == null || this.federation.has(peer.toString())) return false
@@ -168,17 +183,6 @@ export class Limits {
     this.pendingByAddr.delete(addr)
     addCount(this.pending, ip, -1)
   }
-}
-
-/**
- * The connection manager's `allow` list: the federation relays' IPs (`/ip4/…`, `/ip6/…`), exempt from
- * libp2p's per-IP rate and pending limits
- */
-export function exemptAddresses (federation: FederationPeer[]): string[] {
-  return federation.flatMap(p => p.addrs.flatMap(ma => {
-    const host = hostOf(ma)
-    return host == null ? [] : [`/${isIPv6(host) ? 'ip6' : 'ip4'}/${host}`]
-  }))
 }
 
 /** `/ip4/…/tcp/…/ws` without any `/p2p/…`: the same string for a raw socket and its upgraded connection */

@@ -20,6 +20,9 @@ export interface Counters {
   roomMessages: Counter
   roomMessagesDropped: Counter
   roomMessagesStale: Counter
+  dhtRefused: Counter
+  findPeerRefused: Counter<'reason'>
+  stunRequests: Counter<'outcome'>
 }
 
 /** Creates the relay's counters in `registry` */
@@ -29,11 +32,14 @@ export function createCounters (registry: Registry): Counters {
     reservationsRefused: new Counter({ name: 'peerlane_relay_reservations_refused_total', help: 'Reservations refused, by reason (full, per_ip)', labelNames: ['reason'], registers: [registry] }),
     circuits: new Counter({ name: 'peerlane_relay_circuits_total', help: 'Relayed circuits opened', registers: [registry] }),
     circuitsRefused: new Counter({ name: 'peerlane_relay_circuits_refused_total', help: 'Relayed circuits refused, by reason (per_peer, per_target, per_target_per_ip)', labelNames: ['reason'], registers: [registry] }),
-    connectionsRefused: new Counter({ name: 'peerlane_relay_connections_refused_total', help: 'Inbound connections refused by the relay\'s own limits, by reason (rate_per_ip, pending_per_ip, open_per_ip)', labelNames: ['reason'], registers: [registry] }),
+    connectionsRefused: new Counter({ name: 'peerlane_relay_connections_refused_total', help: 'Inbound connections refused by the relay\'s own limits, by reason (rate_per_ip, pending_per_ip, open_per_ip, full: past --max-connections)', labelNames: ['reason'], registers: [registry] }),
     relayedBytes: new Counter({ name: 'peerlane_relay_relayed_bytes_total', help: 'Bytes carried by relayed circuits (both directions, as received by the relay)', registers: [registry] }),
     roomMessages: new Counter({ name: 'peerlane_relay_room_messages_total', help: 'Room messages (presence beacons included) the relay received and checked, each counted once', registers: [registry] }),
     roomMessagesDropped: new Counter({ name: 'peerlane_relay_room_messages_dropped_total', help: 'Room messages dropped, not forwarded: not a room envelope, or over --max-room-message-size', registers: [registry] }),
-    roomMessagesStale: new Counter({ name: 'peerlane_relay_room_messages_stale_total', help: 'Room messages not forwarded because their timestamp is outside --replay-window: replays, or senders whose clock is off', registers: [registry] })
+    roomMessagesStale: new Counter({ name: 'peerlane_relay_room_messages_stale_total', help: 'Room messages not forwarded because their timestamp is outside --replay-window: replays, or senders whose clock is off', registers: [registry] }),
+    dhtRefused: new Counter({ name: 'peerlane_relay_dht_refused_total', help: 'Inbound federation DHT streams reset because their peer is not a relay of the federation', registers: [registry] }),
+    findPeerRefused: new Counter({ name: 'peerlane_relay_find_peer_refused_total', help: 'Find-peer requests reset unanswered, by reason (rate: the requester\'s, busy: too many federation lookups at once)', labelNames: ['reason'], registers: [registry] }),
+    stunRequests: new Counter({ name: 'peerlane_relay_stun_requests_total', help: 'Datagrams to the relay\'s STUN port, by outcome (answered, refused: over a rate, ignored: not a Binding request)', labelNames: ['outcome'], registers: [registry] })
   }
 }
 

@@ -13,10 +13,11 @@ import { createLibp2p } from 'libp2p'
 import { fastMsgId, libp2pLogger } from 'peerlane/shared'
 import { Registry } from 'prom-client'
 import { RelayConfigError, validateRelayConfig } from './config.ts'
-import { connectFederation, federationDHT, federationPeers, handleFindPeer } from './federation.ts'
+import { connectFederation, federationPeers, handleFindPeer } from './federation.ts'
+import { federationDHT } from './federation-dht.ts'
 import { closeHttp, createHttpServer, healthUrl, listenHttp } from './http.ts'
 import { loadOrCreateKey } from './key-file.ts'
-import { Limits, STREAM_LIMITS, exemptAddresses } from './limits.ts'
+import { Limits, STREAM_LIMITS } from './limits.ts'
 import { createLogger } from './log.ts'
 import { createCounters, relayMetrics, watchRelay } from './metrics.ts'
 import { freeReservationsOnDisconnect, linearGetConnections, setWsMaxPayload } from './patches.ts'
@@ -102,12 +103,13 @@ export function createRelay (input: RelayConfig = {}, options: { log?: RelayLogg
       streamMuxers: [yamux()],
       connectionGater: limits.gater(),
       connectionManager: {
-        maxConnections: config.maxConnections,
+        // the cap is the gater's (Limits), which exempts federation relays by PeerId: libp2p's own is above
+        // it by what may be upgrading at once and the federation, so libp2p never refuses or prunes those first
+        maxConnections: config.maxConnections + config.maxPendingConnections + 2 * federation.length,
         // Limits rates per IP and per IPv6 /64 itself; libp2p's (per address, not configurable away) stays behind it
         inboundConnectionThreshold: 2 * config.connectionRatePerIp,
         maxIncomingPendingConnections: config.maxPendingConnections,
-        inboundUpgradeTimeout: config.upgradeTimeout,
-        allow: exemptAddresses(federation)
+        inboundUpgradeTimeout: config.upgradeTimeout
       },
       // libp2p pings every connection every 10 s to find dead ones: at thousands of idle browsers that is
       // most of an idle relay's CPU. Once a minute still frees a dead peer's reservation within ~1 min.
@@ -145,8 +147,8 @@ export function createRelay (input: RelayConfig = {}, options: { log?: RelayLogg
           directConnectTicks: 30,
           ...roomLimits(config)
         }),
-        // peer routing among the relays of a federation (nobody else speaks this protocol id)
-        ...(federation.length === 0 ? {} : { dht: await federationDHT() })
+        // peer routing among the relays of a federation, closed to every other PeerId
+        ...(federation.length === 0 ? {} : { dht: await federationDHT(federationIds, () => { counters.dhtRefused.inc() }) })
       }
     }) as RelayNode
     if (closed) { await node.stop(); throw new Error('relay closed while starting') }
@@ -158,10 +160,10 @@ export function createRelay (input: RelayConfig = {}, options: { log?: RelayLogg
     if (config.trustProxy.length > 0) trustProxies(relayNode, new Set(config.trustProxy), log)
     freeReservationsOnDisconnect(relayNode)
     stops.push(followRooms(relayNode, { isFederated: id => federationIds.has(id), maxTopicsPerPeer: config.maxTopicsPerPeer, maxRoomMessageSize: config.maxRoomMessageSize, replayWindow: config.replayWindow, counters }))
-    await handleFindPeer(relayNode, federationIds, log)
+    await handleFindPeer(relayNode, federationIds, log, { onRefused: reason => { counters.findPeerRefused.inc({ reason }) } })
     stops.push(await connectFederation(relayNode, federation, log))
     watchRelay(registry, relayNode, federationIds, counters)
-    nat = await startNatTraversal(relayNode, config, log)
+    nat = await startNatTraversal(relayNode, config, log, outcome => { counters.stunRequests.inc({ outcome }) })
     if (log.enabled('debug')) {
       relayNode.addEventListener('connection:open', evt => { log.debug('connection:open', { peer: evt.detail.remotePeer.toString(), addr: evt.detail.remoteAddr.toString() }) })
       relayNode.addEventListener('connection:close', evt => { log.debug('connection:close', { peer: evt.detail.remotePeer.toString(), addr: evt.detail.remoteAddr.toString() }) })

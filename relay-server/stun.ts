@@ -12,7 +12,9 @@
 // What it answers: Binding requests only (class request, method Binding, magic cookie, consistent lengths,
 // well-formed attributes, a correct FINGERPRINT if one is present). The success response carries
 // XOR-MAPPED-ADDRESS and, only when the request had one, FINGERPRINT: 32 bytes for IPv4, 44 for IPv6,
-// so it is never much larger than the smallest request (20 bytes) and cannot serve as an amplifier. All
+// at most 12 (IPv4) or 24 (IPv6) bytes more than the request, one datagram per datagram. It cannot be
+// "never larger": a browser's Binding request is a bare 20-byte header, and refusing those would refuse
+// every browser. Reflection is bounded instead by rate: per source IP (IPv6: per /64), and in total. All
 // else (non-STUN, responses, indications, other methods, malformed, unknown comprehension-required
 // attributes, which RFC 8489 would answer with a 420 error) gets no answer at all.
 import { createSocket } from 'node:dgram'
@@ -42,6 +44,11 @@ const KNOWN_REQUIRED = new Set([0x0006, 0x0008, 0x0014, 0x0015, 0x001c, 0x001e, 
 
 /** The STUN responder's default per-IP limit: 20 answers/s, bursts of 40 */
 export const STUN_RATE_PER_IP: Readonly<RateLimit> = Object.freeze({ perSecond: 20, burst: 40 })
+/**
+ * The STUN responder's default limit on all answers together: 5,000/s (at most ~1.8 Mbit/s of IPv6
+ * answers), whatever the number of sources, which spoofed ones make endless
+ */
+export const STUN_RATE_TOTAL: Readonly<RateLimit> = Object.freeze({ perSecond: 5_000, burst: 10_000 })
 
 /** What happened to one datagram */
 export type StunOutcome = 'answered' | 'refused' | 'ignored'
@@ -50,7 +57,7 @@ export type StunOutcome = 'answered' | 'refused' | 'ignored'
 export interface StunStats {
   /** Binding requests answered */
   answered: number
-  /** valid Binding requests not answered because their source IP was over its limit */
+  /** valid Binding requests not answered because their source IP, or all sources together, were over a limit */
   refused: number
   /** datagrams that were not a valid Binding request (never answered) */
   ignored: number
@@ -68,6 +75,8 @@ export interface StunServerOptions {
   ratePerIp?: RateLimit
   /** source IPs tracked at once by the rate limit @default 65536 */
   maxTrackedIps?: number
+  /** answers of all sources together @default {@link STUN_RATE_TOTAL} */
+  rateTotal?: RateLimit
   /** called for every datagram, e.g. to count metrics */
   onOutcome?: (outcome: StunOutcome) => void
   log?: RelayLogger
@@ -102,6 +111,7 @@ export async function startStunServer (options: StunServerOptions = {}): Promise
   const port = options.port ?? 3478
   const log = options.log
   const limiter = new RateLimiter({ ...(options.ratePerIp ?? STUN_RATE_PER_IP), maxKeys: options.maxTrackedIps })
+  const total = new RateLimiter({ ...(options.rateTotal ?? STUN_RATE_TOTAL), maxKeys: 1 })
   const counts = { answered: 0, refused: 0, ignored: 0 }
   options.signal?.throwIfAborted()
 
@@ -116,7 +126,8 @@ export async function startStunServer (options: StunServerOptions = {}): Promise
     if (request == null) { outcome('ignored'); return }
     const source = sourceAddress(rinfo.address)
     if (source == null) { outcome('ignored'); return }
-    if (!limiter.take(source.key)) {
+    // the source's own limit first: one flooding source then drains its bucket, not everyone's
+    if (!limiter.take(source.key) || !total.take('all')) {
       outcome('refused')
       // refusals come in floods: one debug line a second is enough to see them
       if (log?.enabled('debug') === true && Date.now() - lastRefusalLog > 1_000) {

@@ -2,7 +2,6 @@
 // its CLI, and a static server on 127.0.0.1 for the built bundles and the pages that load them. Runs from
 // test-e2e/ under Playwright and, compiled, from dist/bench/test-e2e/ under `npm run bench`.
 import { spawn } from 'node:child_process'
-import { createSocket } from 'node:dgram'
 import { createReadStream, existsSync, readFileSync } from 'node:fs'
 import { mkdir, readFile, rm, stat } from 'node:fs/promises'
 import { createServer } from 'node:http'
@@ -165,54 +164,18 @@ export interface Coturn {
 }
 
 /**
- * Starts turnserver in the foreground on free ports, writing nothing outside `dir`. Loopback peers are
- * allowed here only because both browsers of a test sit on 127.0.0.1 (the shipped deploy/turnserver.conf
- * denies loopback and private ranges).
+ * Starts turnserver in the foreground on free ports, writing nothing outside `dir` (the relay's unit tests'
+ * coturn helper, relay-server/test/coturn.ts). Loopback peers are allowed here only because both browsers
+ * of a test sit on 127.0.0.1 (the shipped deploy/turnserver.conf denies loopback and private ranges).
  */
 export async function startCoturn (dir: string): Promise<Coturn> {
+  const { relayPorts, startTurnserver, testFlags } = await import('../relay-server/test/coturn.ts')
   await mkdir(dir, { recursive: true })
   const port = await freePort()
   const secret = Array.from({ length: 32 }, () => Math.floor(Math.random() * 16).toString(16)).join('')
   const secretFile = join(dir, 'turn-secret')
   const { writeFile } = await import('node:fs/promises')
   await writeFile(secretFile, secret, { mode: 0o600 })
-  const min = 20_000 + Math.floor(Math.random() * 12_000)
-  const child = spawn('/usr/bin/turnserver', [
-    '-n', '--listening-ip=127.0.0.1', `--listening-port=${port}`, '--relay-ip=127.0.0.1', `--min-port=${min}`, `--max-port=${min + 99}`,
-    '--use-auth-secret', `--static-auth-secret=${secret}`, '--realm=peerlane.test', '--fingerprint',
-    '--no-tls', '--no-dtls', '--no-cli', '--no-rfc5780', '--log-file=stdout', '--simple-log',
-    `--pidfile=${join(dir, 'turnserver.pid')}`, `--db=${join(dir, 'turndb')}`, '--allow-loopback-peers'
-  ], { stdio: ['ignore', 'pipe', 'pipe'] })
-  let output = ''
-  child.stdout?.on('data', (d: Buffer) => { output += d.toString() })
-  child.stderr?.on('data', (d: Buffer) => { output += d.toString() })
-  const stop = async (): Promise<void> => {
-    if (child.exitCode != null || child.signalCode != null) return
-    const exited = new Promise<void>(resolve => child.once('exit', () => { resolve() }))
-    child.kill('SIGTERM')
-    const timer = setTimeout(() => child.kill('SIGKILL'), 3_000)
-    await exited
-    clearTimeout(timer)
-  }
-  // listening once it answers a STUN Binding request
-  const socket = createSocket('udp4')
-  try {
-    const request = Buffer.alloc(20)
-    request.writeUInt16BE(0x0001, 0)
-    request.writeUInt32BE(0x2112a442, 4)
-    for (let i = 0; i < 12; i++) request[8 + i] = Math.floor(Math.random() * 256)
-    const answered = new Promise<void>(resolve => socket.once('message', () => { resolve() }))
-    for (let i = 0; i < 50; i++) {
-      if (child.exitCode != null) throw new Error(`turnserver exited with ${child.exitCode}:\n${output}`)
-      socket.send(request, port, '127.0.0.1')
-      const ok = await Promise.race([answered.then(() => true), new Promise<boolean>(resolve => setTimeout(() => { resolve(false) }, 200))])
-      if (ok) return { port, secretFile, stop }
-    }
-    throw new Error(`turnserver did not answer on udp 127.0.0.1:${port}:\n${output}`)
-  } catch (err) {
-    await stop()
-    throw err
-  } finally {
-    socket.close()
-  }
+  const server = await startTurnserver([...testFlags(dir, port, secret, relayPorts(100)), '--allow-loopback-peers'], port)
+  return { port, secretFile, stop: server.stop }
 }

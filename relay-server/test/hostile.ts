@@ -170,12 +170,13 @@ export async function sendOversizedFrame (host: string, port: number, bytes: num
 }
 
 /**
- * Runs `fn` with libp2p's outbound WebSockets coming from ATTACKER_ADDRESS, or `from` (another loopback
- * address, or headers such as X-Forwarded-For for a relay that trusts 127.0.0.1 as its proxy), so that the
- * relay's per-IP limits count them apart from the honest clients: @libp2p/websockets dials with the global
- * WebSocket, which is `ws` here
+ * Runs `fn` with libp2p's outbound WebSockets coming from ATTACKER_ADDRESS (the relay's per-IP limits then
+ * count them apart from the honest clients), or `from`: another loopback address, or socket options
+ * (`localAddress`, unset = the system's choice, 127.0.0.1 here; extra HTTP `headers` on the upgrade, such as
+ * X-Forwarded-For for a relay that trusts 127.0.0.1 as its proxy, or a forged one): @libp2p/websockets dials
+ * with the global WebSocket, which is `ws` here
  */
-export async function asAttacker<T> (fn: () => Promise<T>, from: string | { headers: Record<string, string> } = ATTACKER_ADDRESS): Promise<T> {
+export async function asAttacker<T> (fn: () => Promise<T>, from: string | { localAddress?: string, headers?: Record<string, string> } = ATTACKER_ADDRESS): Promise<T> {
   const original = globalThis.WebSocket
   const options = typeof from === 'string' ? { localAddress: from } : from
   // NodeWebSocket: like the polyfilled global, a refused socket must not throw an unhandled 'error'

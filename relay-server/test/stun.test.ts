@@ -6,6 +6,7 @@ import { existsSync } from 'node:fs'
 import { afterEach, describe, expect, it } from 'vitest'
 import { RateLimiter } from '../rate-limit.ts'
 import { bindingSuccess, crc32, parseBindingRequest, sourceAddress, startStunServer, STUN_MAGIC_COOKIE } from '../stun.ts'
+import { attr, stunMessage } from './stun-message.ts'
 import type { StunServer, StunServerOptions } from '../stun.ts'
 import type { Socket } from 'node:dgram'
 
@@ -31,28 +32,7 @@ async function client (address = '127.0.0.1'): Promise<Socket> {
 
 /** A Binding request: header, optional attributes (already padded), optional FINGERPRINT */
 function request ({ txid = randomBytes(12), attrs = Buffer.alloc(0), fingerprint = false, type = 0x0001, cookie = STUN_MAGIC_COOKIE }: { txid?: Buffer, attrs?: Buffer, fingerprint?: boolean, type?: number, cookie?: number } = {}): Buffer {
-  const length = attrs.length + (fingerprint ? 8 : 0)
-  const msg = Buffer.alloc(20 + length)
-  msg.writeUInt16BE(type, 0)
-  msg.writeUInt16BE(length, 2)
-  msg.writeUInt32BE(cookie, 4)
-  txid.copy(msg, 8)
-  attrs.copy(msg, 20)
-  if (fingerprint) {
-    const at = 20 + attrs.length
-    msg.writeUInt16BE(0x8028, at)
-    msg.writeUInt16BE(4, at + 2)
-    msg.writeUInt32BE((crc32(msg.subarray(0, at)) ^ 0x5354554e) >>> 0, at + 4)
-  }
-  return msg
-}
-
-function attr (type: number, value: Buffer): Buffer {
-  const out = Buffer.alloc(4 + ((value.length + 3) & ~3))
-  out.writeUInt16BE(type, 0)
-  out.writeUInt16BE(value.length, 2)
-  value.copy(out, 4)
-  return out
+  return stunMessage(type, txid, attrs, { fingerprint, cookie })
 }
 
 /** Decodes a Binding success response's XOR-MAPPED-ADDRESS, checking everything else on the way */
