@@ -27,12 +27,15 @@ export class InvalidAddressError extends Error {
   }
 }
 
-/** The identity stored in IndexedDB cannot be decoded. It was left untouched. */
+/** The identity stored in IndexedDB (or an export being imported) cannot be decoded. It was left untouched. */
 export class IdentityCorruptError extends Error {
   static name = 'IdentityCorruptError'
-  constructor (message: string, options?: ErrorOptions) {
+  /** The field that is wrong, when one is to blame, e.g. `kdf.iterations` */
+  readonly field?: string
+  constructor (message: string, options?: ErrorOptions & { field?: string }) {
     super(message, options)
     this.name = 'IdentityCorruptError'
+    if (options?.field != null) this.field = options.field
   }
 }
 

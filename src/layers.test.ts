@@ -20,7 +20,9 @@ const STEPS: Record<string, number> = {
   'pb/history': 0,
   // 1: identity, and the options that name it
   protection: 1,
+  'identity-store': 1,
   identity: 1,
+  'identity-export': 1,
   config: 1.5,
   // 2: the libp2p node
   logger: 2,
