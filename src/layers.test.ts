@@ -13,6 +13,7 @@ const STEPS: Record<string, number> = {
   version: 0,
   polyfills: 0,
   protocols: 0,
+  limiter: 0,
   'pb/room': 0,
   'pb/request': 0,
   'pb/routing': 0,
@@ -27,6 +28,8 @@ const STEPS: Record<string, number> = {
   // 2: the libp2p node
   logger: 2,
   guard: 2,
+  gater: 2,
+  inbound: 2,
   gossip: 2,
   node: 2,
   // 3: relays and federation
