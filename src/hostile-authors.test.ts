@@ -13,7 +13,8 @@ import type { PeerNode } from './node.ts'
 
 setFlagsFromString('--expose_gc')
 const gc = runInNewContext('gc') as () => void
-const heap = (): number => { gc(); gc(); return process.memoryUsage().heapUsed }
+// the JS heap and the ArrayBuffers outside it (received bytes live there)
+const heap = (): number => { gc(); gc(); const m = process.memoryUsage(); return m.heapUsed + m.arrayBuffers }
 
 const MB = 1024 * 1024
 const fakeAuthor = (i: number): string => `12D3KooWFake${i.toString().padStart(40, '0')}`

@@ -51,6 +51,7 @@ const STEPS: Record<string, number> = {
   history: 5,
   'room-api': 5,
   // 6: requests and streams
+  'handler-limits': 6,
   stream: 6,
   request: 6,
   content: 6,
