@@ -2,16 +2,24 @@
 // libp2p's own inbound limits (new connections per second per host, pending upgrades) are shared by every
 // peer behind a relay: one peer flooding circuits at us shut out everyone else. Here the limits are per
 // remote PeerId, which the relay states in the circuit's STOP request and Noise then proves.
+import { Circuit, WebRTC } from '@multiformats/multiaddr-matcher'
 import { transportOf } from './address.ts'
 import { BoundedMap, WindowLimiter } from './limiter.ts'
 import { peerLogger } from './logger.ts'
-import type { Connection, ConnectionGater, Libp2p, PeerId, Stream } from '@libp2p/interface'
+import type { Connection, ConnectionGater, Libp2p, MultiaddrConnection, PeerId, Stream } from '@libp2p/interface'
+import type { Multiaddr } from '@multiformats/multiaddr'
+
+/** A circuit, not a WebRTC link signalled over one */
+const isRelayed = (ma: Multiaddr): boolean => Circuit.matches(ma) && !WebRTC.matches(ma)
 
 const log = peerLogger('inbound')
 
 /** Limits on what one remote peer may open to us; see README › Troubleshooting */
 export const INBOUND_LIMITS = {
-  /** connections one remote peer may have opened to us at once (relayed or WebRTC, open or being set up) */
+  /**
+   * relayed connections one remote peer may have opened to us at once (open or being set up). WebRTC links are
+   * bounded by the signalling streams they need (below): an honest Firefox peer was seen to open 7 at once.
+   */
   perPeer: 6,
   /** new relayed connections one remote peer may open to us per minute */
   relayedPerPeerPerMinute: 20,
@@ -55,14 +63,15 @@ export class InboundLimits {
   gater (): Pick<ConnectionGater, 'denyInboundRelayedConnection' | 'denyInboundUpgradedConnection'> {
     return {
       denyInboundRelayedConnection: (_relay: PeerId, remote: PeerId) => this.denyRelayed(remote),
-      denyInboundUpgradedConnection: (remote: PeerId) => this.inboundFrom(remote) >= INBOUND_LIMITS.perPeer && this.refuse('perPeer', remote)
+      // the PeerId Noise proved, in case a relay named another in the STOP request
+      denyInboundUpgradedConnection: (remote: PeerId, maConn: MultiaddrConnection) => isRelayed(maConn.remoteAddr) && this.relayedFrom(remote) >= INBOUND_LIMITS.perPeer && this.refuse('perPeer', remote)
     }
   }
 
   private denyRelayed (remote: PeerId): boolean {
     const id = remote.toString()
     const settingUp = this.settingUp.get(id) ?? 0
-    if (this.inboundFrom(remote) + settingUp >= INBOUND_LIMITS.perPeer) return this.refuse('perPeer', remote)
+    if (this.relayedFrom(remote) + settingUp >= INBOUND_LIMITS.perPeer) return this.refuse('perPeer', remote)
     if (!this.rate.take(id)) return this.refuse('rate', remote)
     this.settingUp.set(id, settingUp + 1)
     // released when it opens (onOpen), or when its setup has timed out
@@ -82,16 +91,16 @@ export class InboundLimits {
     else this.settingUp.delete(id)
   }
 
-  /** Open inbound connections from `remote` */
-  private inboundFrom (remote: PeerId): number {
-    return this.node?.getConnections(remote).filter(c => c.direction === 'inbound' && c.status === 'open').length ?? 0
+  /** Open inbound relayed connections from `remote` */
+  private relayedFrom (remote: PeerId): number {
+    return this.node?.getConnections(remote).filter(c => c.direction === 'inbound' && c.status === 'open' && transportOf(c) === 'relay').length ?? 0
   }
 
-  /** A connection two upgrades raced past the gater with: the newest over the limit is closed */
+  /** A relayed connection two upgrades raced past the gater with: the newest over the limit is closed */
   private onOpen (conn: Connection): void {
-    if (conn.direction !== 'inbound') return
-    if (transportOf(conn) === 'relay') this.release(conn.remotePeer.toString())
-    if (this.inboundFrom(conn.remotePeer) > INBOUND_LIMITS.perPeer) {
+    if (conn.direction !== 'inbound' || transportOf(conn) !== 'relay') return
+    this.release(conn.remotePeer.toString())
+    if (this.relayedFrom(conn.remotePeer) > INBOUND_LIMITS.perPeer) {
       this.refuse('perPeer', conn.remotePeer)
       conn.abort(new Error(`more than ${INBOUND_LIMITS.perPeer} connections from ${conn.remotePeer.toString()}`))
     }

@@ -3,12 +3,14 @@
 // @multiformats/dns) keeps at most two generations of `max` keys and drops the older one whole.
 import hashlru from 'hashlru'
 
-// CommonJS whose typings say `export default`: under NodeNext the default import is module.exports, the function
-const HLRU = hashlru as unknown as typeof hashlru.default
+interface Lru { get: (key: string) => unknown, set: (key: string, value: unknown) => void, remove: (key: string) => void }
+// CommonJS whose typings say `export default`: the default import is module.exports (the function) at run time,
+// which TypeScript's NodeNext and bundler resolutions type differently
+const HLRU = ((hashlru as any).default ?? hashlru) as (max: number) => Lru
 
 /** A bounded map: at most `2 × max` keys; the least recently used go first */
 export class BoundedMap<V> {
-  private readonly lru: ReturnType<typeof HLRU>
+  private readonly lru: Lru
 
   constructor (max: number) {
     this.lru = HLRU(max)
