@@ -6,8 +6,11 @@ import { startPeer } from './peer-page.ts'
 import type { Page } from '@playwright/test'
 
 /** Runs `body(store)` on Peerlane's raw IndexedDB object store; resolves to what its last request read */
-async function raw (page: Page, op: { get?: IDBValidKey, put?: [IDBValidKey, 'from', IDBValidKey], delete?: IDBValidKey }): Promise<unknown> {
-  return await page.evaluate(async (op) => {
+type RawOp = { get?: IDBValidKey, put?: [IDBValidKey, 'from', IDBValidKey], delete?: IDBValidKey }
+
+async function raw (page: Page, op: RawOp): Promise<unknown> {
+  // IDBValidKey is recursive: Playwright's serializable-argument type check would not end on it
+  return await page.evaluate(async (op: RawOp) => {
     const db = await new Promise<IDBDatabase>((resolve, reject) => {
       const open = indexedDB.open('peerlane')
       open.onupgradeneeded = () => open.result.createObjectStore('identity')
@@ -24,7 +27,7 @@ async function raw (page: Page, op: { get?: IDBValidKey, put?: [IDBValidKey, 'fr
     db.close()
     // a CryptoKey does not cross into the test: say what it is
     return result instanceof CryptoKey ? 'CryptoKey' : result
-  }, op)
+  }, op as any)
 }
 
 async function importIdentity (page: Page, text: string, options: Record<string, unknown>): Promise<{ id?: string, name?: string, field?: string, message?: string }> {
