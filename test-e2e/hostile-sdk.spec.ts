@@ -87,9 +87,9 @@ test('H1: a circuit flood at one browser: honest peers still connect and are ans
 
   expect(ok).toBe(HONEST_DIALS)
   expect(afterOk).toBe(1)
-  // each attacker got no more than its share, however often it tried
-  expect(full.stats.opened).toBeLessThanOrEqual(ATTACKERS * PER_MINUTE * minutes)
-  expect(full.stats.refused).toBeGreaterThan(full.stats.opened)
+  // each attacker got no more than its share, however often it tried: it keeps what it opened, so after its first
+  // PER_PEER every circuit is refused (PER_MINUTE a minute would let more through only as circuits close)
+  expect(full.stats.opened).toBeLessThanOrEqual(ATTACKERS * Math.min(PER_PEER, PER_MINUTE * minutes))
   // bounded: the relay, at most PER_PEER relayed from each attacker, the honest peer's (relayed and WebRTC)
   for (const count of counts) {
     expect(count.byPeer).toBeLessThanOrEqual(PER_PEER)
