@@ -13,6 +13,7 @@ const STEPS: Record<string, number> = {
   version: 0,
   polyfills: 0,
   protocols: 0,
+  limiter: 0,
   'pb/room': 0,
   'pb/request': 0,
   'pb/routing': 0,
@@ -20,11 +21,15 @@ const STEPS: Record<string, number> = {
   'pb/history': 0,
   // 1: identity, and the options that name it
   protection: 1,
+  'identity-store': 1,
   identity: 1,
+  'identity-export': 1,
   config: 1.5,
   // 2: the libp2p node
   logger: 2,
   guard: 2,
+  gater: 2,
+  inbound: 2,
   gossip: 2,
   node: 2,
   // 3: relays and federation
@@ -46,6 +51,7 @@ const STEPS: Record<string, number> = {
   history: 5,
   'room-api': 5,
   // 6: requests and streams
+  'handler-limits': 6,
   stream: 6,
   request: 6,
   content: 6,
