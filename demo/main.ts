@@ -4,6 +4,7 @@
 import { createPeer, importIdentity } from 'peerlane'
 import { $, short } from './dom.ts'
 import { addFile, addSystem, addText, clearMessages, nicknames } from './messages.ts'
+import { chooseRelays } from './relays.ts'
 import type { ConnectionInfo, ContentRef, Peer, Room, RoomMessage, Route } from 'peerlane'
 
 /** what travels in the room, as JSON */
@@ -42,13 +43,30 @@ function banner (text: string, tone: 'warn' | 'ok' = 'warn', hideAfterMs?: numbe
   if (hideAfterMs != null) setTimeout(() => { if (el.textContent === text) el.hidden = true }, hideAfterMs)
 }
 
-async function relays (): Promise<string[]> {
-  const fromUrl = new URLSearchParams(location.search).getAll('relay')
-  if (fromUrl.length > 0) return fromUrl
-  // written next to the page: by demo/start.js in development, by whoever deploys the static build
+/** The relays this page is configured with: relay.json beside it (written by demo/start.js in development, by whoever deploys the static build) */
+async function configuredRelays (): Promise<string[]> {
   const res = await fetch('./relay.json').catch(() => undefined)
-  if (res?.ok !== true) throw new Error('no relay configured: open this page with ?relay=<relay multiaddr>, or serve a relay.json next to it')
-  return await res.json()
+  const list: unknown = res?.ok === true ? await res.json().catch(() => undefined) : undefined
+  if (!Array.isArray(list) || list.length === 0 || !list.every(a => typeof a === 'string')) {
+    throw new Error('no relay configured: serve a relay.json (a list of relay multiaddrs) next to this page')
+  }
+  return list
+}
+
+/** The configured relays, or those `?relay=` picks among them; the refused ones are listed for the user, not dialled */
+async function relays (): Promise<string[]> {
+  const choice = chooseRelays(await configuredRelays(), new URLSearchParams(location.search).getAll('relay'))
+  const notice = $('relay-notice')
+  notice.replaceChildren(...choice.refused.map(({ address, reason }) => {
+    const li = document.createElement('li')
+    const code = document.createElement('code')
+    code.className = 'mono wrap'
+    code.textContent = address
+    li.append('Refused relay ', code, `: ${reason}. Not dialled.`)
+    return li
+  }))
+  notice.hidden = choice.refused.length === 0
+  return choice.relays
 }
 
 // ---- rendering ----
