@@ -139,7 +139,28 @@ async function copy (text: string, button: HTMLButtonElement): Promise<void> {
 
 // ---- room ----
 
+/** After joins, one hello (our nickname) answers them all: sent HELLO_DEBOUNCE_MS after the last join, and at
+ * the latest HELLO_MAX_WAIT_MS after the first, so M members joining cost one hello, not M (each to N members) */
+const HELLO_DEBOUNCE_MS = 1_500
+const HELLO_MAX_WAIT_MS = 5_000
+let hello: { timer: ReturnType<typeof setTimeout>, since: number } | undefined
+
+function helloSoon (target: Room): void {
+  const since = hello?.since ?? Date.now()
+  clearTimeout(hello?.timer)
+  const wait = Math.max(0, Math.min(HELLO_DEBOUNCE_MS, since + HELLO_MAX_WAIT_MS - Date.now()))
+  hello = {
+    since,
+    timer: setTimeout(() => {
+      hello = undefined
+      if (target === room) void target.send({ kind: 'hello', nick: nickname() } satisfies DemoMessage).catch(() => {})
+    }, wait)
+  }
+}
+
 async function enterRoom (name: string): Promise<void> {
+  clearTimeout(hello?.timer)
+  hello = undefined
   await room?.leave()
   nicknames.clear()
   clearMessages()
@@ -150,7 +171,7 @@ async function enterRoom (name: string): Promise<void> {
   current.addEventListener('message', ({ detail }) => { onMessage(detail) })
   current.addEventListener('peer:join', ({ detail }) => {
     renderPeers()
-    void current.send({ kind: 'hello', nick: nickname() } satisfies DemoMessage).catch(() => {})
+    helloSoon(current)
     // say who joined once their hello (with the nickname) is in, or after a moment without it
     pendingJoins.set(detail.peerId, setTimeout(() => { announceJoin(detail.peerId) }, 3_000))
   })
