@@ -140,7 +140,7 @@ export default defineConfig(({ mode }) => {
     },
     test: {
       root: here('.'),
-      include: ['src/**/*.test.ts', 'relay-server/**/*.test.ts', 'bench/**/*.test.ts', 'build/**/*.test.ts'],
+      include: ['src/**/*.test.ts', 'demo/**/*.test.ts', 'relay-server/**/*.test.ts', 'bench/**/*.test.ts', 'build/**/*.test.ts'],
       testTimeout: 30_000
     },
     // the server builds bundle their dependencies (Vite's SSR build leaves them external by default)

@@ -4,6 +4,7 @@
 import { createPeer, importIdentity } from 'peerlane'
 import { $, short } from './dom.ts'
 import { addFile, addSystem, addText, clearMessages, nicknames } from './messages.ts'
+import { chooseRelays } from './relays.ts'
 import type { ConnectionInfo, ContentRef, Peer, Room, RoomMessage, Route } from 'peerlane'
 
 /** what travels in the room, as JSON */
@@ -42,13 +43,30 @@ function banner (text: string, tone: 'warn' | 'ok' = 'warn', hideAfterMs?: numbe
   if (hideAfterMs != null) setTimeout(() => { if (el.textContent === text) el.hidden = true }, hideAfterMs)
 }
 
-async function relays (): Promise<string[]> {
-  const fromUrl = new URLSearchParams(location.search).getAll('relay')
-  if (fromUrl.length > 0) return fromUrl
-  // written next to the page: by demo/start.js in development, by whoever deploys the static build
+/** The relays this page is configured with: relay.json beside it (written by demo/start.js in development, by whoever deploys the static build) */
+async function configuredRelays (): Promise<string[]> {
   const res = await fetch('./relay.json').catch(() => undefined)
-  if (res?.ok !== true) throw new Error('no relay configured: open this page with ?relay=<relay multiaddr>, or serve a relay.json next to it')
-  return await res.json()
+  const list: unknown = res?.ok === true ? await res.json().catch(() => undefined) : undefined
+  if (!Array.isArray(list) || list.length === 0 || !list.every(a => typeof a === 'string')) {
+    throw new Error('no relay configured: serve a relay.json (a list of relay multiaddrs) next to this page')
+  }
+  return list
+}
+
+/** The configured relays, or those `?relay=` picks among them; the refused ones are listed for the user, not dialled */
+async function relays (): Promise<string[]> {
+  const choice = chooseRelays(await configuredRelays(), new URLSearchParams(location.search).getAll('relay'))
+  const notice = $('relay-notice')
+  notice.replaceChildren(...choice.refused.map(({ address, reason }) => {
+    const li = document.createElement('li')
+    const code = document.createElement('code')
+    code.className = 'mono wrap'
+    code.textContent = address
+    li.append('Refused relay ', code, `: ${reason}. Not dialled.`)
+    return li
+  }))
+  notice.hidden = choice.refused.length === 0
+  return choice.relays
 }
 
 // ---- rendering ----
@@ -121,7 +139,28 @@ async function copy (text: string, button: HTMLButtonElement): Promise<void> {
 
 // ---- room ----
 
+/** After joins, one hello (our nickname) answers them all: sent HELLO_DEBOUNCE_MS after the last join, and at
+ * the latest HELLO_MAX_WAIT_MS after the first, so M members joining cost one hello, not M (each to N members) */
+const HELLO_DEBOUNCE_MS = 1_500
+const HELLO_MAX_WAIT_MS = 5_000
+let hello: { timer: ReturnType<typeof setTimeout>, since: number } | undefined
+
+function helloSoon (target: Room): void {
+  const since = hello?.since ?? Date.now()
+  clearTimeout(hello?.timer)
+  const wait = Math.max(0, Math.min(HELLO_DEBOUNCE_MS, since + HELLO_MAX_WAIT_MS - Date.now()))
+  hello = {
+    since,
+    timer: setTimeout(() => {
+      hello = undefined
+      if (target === room) void target.send({ kind: 'hello', nick: nickname() } satisfies DemoMessage).catch(() => {})
+    }, wait)
+  }
+}
+
 async function enterRoom (name: string): Promise<void> {
+  clearTimeout(hello?.timer)
+  hello = undefined
   await room?.leave()
   nicknames.clear()
   clearMessages()
@@ -132,7 +171,7 @@ async function enterRoom (name: string): Promise<void> {
   current.addEventListener('message', ({ detail }) => { onMessage(detail) })
   current.addEventListener('peer:join', ({ detail }) => {
     renderPeers()
-    void current.send({ kind: 'hello', nick: nickname() } satisfies DemoMessage).catch(() => {})
+    helloSoon(current)
     // say who joined once their hello (with the nickname) is in, or after a moment without it
     pendingJoins.set(detail.peerId, setTimeout(() => { announceJoin(detail.peerId) }, 3_000))
   })
