@@ -35,6 +35,16 @@ const STEPS: Record<string, number> = {
   connect: 4,
   links: 4,
   stats: 4,
+  // 4.5: content (docs section 6b), below rooms: a room shares into it (room.share, sealed in a private room)
+  content: 4.5,
+  'content/load': 4.5,
+  'content/engine': 4.5,
+  'content/bitswap': 4.5,
+  'content/fetcher': 4.5,
+  'content/store': 4.5,
+  'content/records': 4.5,
+  'content/open-store': 4.5,
+  'content/seal': 4.5,
   // 5: rooms
   envelope: 5,
   presence: 5,
@@ -48,14 +58,6 @@ const STEPS: Record<string, number> = {
   // 6: requests and streams
   stream: 6,
   request: 6,
-  content: 6,
-  'content/load': 6,
-  'content/engine': 6,
-  'content/bitswap': 6,
-  'content/fetcher': 6,
-  'content/store': 6,
-  'content/records': 6,
-  'content/open-store': 6,
   // 7: the page, the peer that puts it all together, the public surfaces
   lifecycle: 7,
   'peer-api': 8,
