@@ -1,21 +1,31 @@
 // Content by its address: peer.share cuts content into UnixFS blocks and keeps them, peer.fetch gets them
 // from whoever holds them over Bitswap. The engine (Bitswap, the blockstores, the UnixFS importer and
 // exporter) is a chunk of its own, loaded on the first call: pages that never share pay nothing for it.
-import { InvalidConfigError, PeerStoppedError } from './errors.ts'
+import { ContentSealedError, InvalidConfigError, PeerStoppedError } from './errors.ts'
 import { loadEngine } from './content/load.ts'
 import type { Engine, EngineParts } from './content/engine.ts'
+import type { SealParams } from './content/seal.ts'
 
 /** What `peer.share` returns: the content's address and what the app may show of it (JSON, fit for a room message) */
 export interface ContentRef {
   /** the root CID of the UnixFS file (CIDv1, base32: `bafy…`) */
   cid: string
-  /** bytes of the content */
+  /** bytes of the content (of a sealed one: the plain bytes) */
   size: number
   /** a file name, if the content had one (a `File`, or `options.name`); never trust it as a path */
   name?: string
   /** the MIME type the sharer gave; `fetch` uses it only for raster images (see `safeContentType`) */
   type?: string
+  /**
+   * Set when the content was shared into a private room (`room.share`): it is stored and served sealed, and only
+   * `room.fetch` in a room with the same secret opens it. `salt` (16 bytes, base64url) and the room's secret make
+   * the file's key; `segment` is the plain bytes per sealed segment.
+   */
+  sealed?: { salt: string, segment: number }
 }
+
+/** Plain bytes per segment of sealed content: 256 KiB with the 16-byte GCM tag */
+export const SEALED_SEGMENT = 256 * 1024 - 16
 
 /** Progress of a share or a fetch, for `onProgress` */
 export type ContentProgress =
@@ -67,7 +77,11 @@ export function checkRef (ref: unknown): ContentRef {
   if (r == null || typeof r !== 'object') throw new InvalidConfigError('ref', 'must be a ContentRef ({ cid, size, name?, type? })')
   if (typeof r.cid !== 'string' || !/^[a-z2-7]{10,200}$/.test(r.cid)) throw new InvalidConfigError('ref.cid', `must be a base32 CIDv1 (bafy…), got ${JSON.stringify(r.cid)}`)
   if (!Number.isSafeInteger(r.size) || r.size < 0) throw new InvalidConfigError('ref.size', `must be a whole number of bytes, got ${JSON.stringify(r.size)}`)
-  return { cid: r.cid, size: r.size, name: typeof r.name === 'string' ? r.name.slice(0, 255) : undefined, type: typeof r.type === 'string' ? r.type.slice(0, 127) : undefined }
+  const sealed = r.sealed
+  if (sealed != null && (typeof sealed.salt !== 'string' || !/^[\w-]{22}$/.test(sealed.salt) || !Number.isInteger(sealed.segment) || sealed.segment < 1024 || sealed.segment > 4 << 20)) {
+    throw new InvalidConfigError('ref.sealed', `must be { salt: 22 base64url characters, segment: 1024 to 4 MiB }, got ${JSON.stringify(sealed)}`)
+  }
+  return { cid: r.cid, size: r.size, name: typeof r.name === 'string' ? r.name.slice(0, 255) : undefined, type: typeof r.type === 'string' ? r.type.slice(0, 127) : undefined, ...(sealed != null ? { sealed: { salt: sealed.salt, segment: sealed.segment } } : {}) }
 }
 
 /** Whom `fetch` asks besides `from`: the members of our rooms first, then the other peers we are connected to (never relays) */
@@ -85,20 +99,23 @@ export class Content {
     this.parts = parts
   }
 
-  async share (source: Blob | ReadableStream<Uint8Array>, options: ShareOptions = {}): Promise<ContentRef> {
+  /** With `seal` (room.share in a private room) the content is sealed with the file's key */
+  async share (source: Blob | ReadableStream<Uint8Array>, options: ShareOptions = {}, seal?: SealParams & { salt: string }): Promise<ContentRef> {
     const isBlob = typeof Blob !== 'undefined' && source instanceof Blob
     if (!isBlob && (source == null || typeof (source as ReadableStream).getReader !== 'function')) {
       throw new InvalidConfigError('source', 'must be a Blob, a File or a ReadableStream of Uint8Array')
     }
-    return await (await this.load(options.signal)).share(source, options)
+    return await (await this.load(options.signal)).share(source, options, seal)
   }
 
-  async fetch (ref: ContentRef, options: FetchOptions = {}): Promise<Blob | ReadableStream<Uint8Array>> {
+  /** A sealed ref needs `seal` (room.fetch in its private room) */
+  async fetch (ref: ContentRef, options: FetchOptions = {}, seal?: SealParams): Promise<Blob | ReadableStream<Uint8Array>> {
     const checked = checkRef(ref)
+    if (checked.sealed != null && seal == null) throw new ContentSealedError(checked.cid, `${checked.cid} is sealed: fetch it with room.fetch in the private room it was shared into`)
     if (options.from != null && (!Array.isArray(options.from) || options.from.some(p => typeof p !== 'string'))) {
       throw new InvalidConfigError('from', 'must be an array of PeerIds')
     }
-    return await (await this.load(options.signal)).fetch(checked, { ...options, type: options.type ?? safeContentType(checked.type) })
+    return await (await this.load(options.signal)).fetch(checked, { ...options, type: options.type ?? safeContentType(checked.type) }, seal)
   }
 
   async unshare (ref: ContentRef | string, options: { signal?: AbortSignal } = {}): Promise<void> {

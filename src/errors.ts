@@ -199,3 +199,15 @@ export class ContentUnavailableError extends Error {
     this.cid = cid
   }
 }
+
+/** Sealed content (shared into a private room) cannot be opened: a segment fails authentication (a different room's key, a wrong or altered ref, altered or truncated content), or a sealed ref was fetched outside its room */
+export class ContentSealedError extends Error {
+  static name = 'ContentSealedError'
+  /** the CID of the content */
+  readonly cid: string
+  constructor (cid: string, message: string, options?: ErrorOptions) {
+    super(message, options)
+    this.name = 'ContentSealedError'
+    this.cid = cid
+  }
+}

@@ -196,6 +196,7 @@ class PeerImpl extends TypedEventEmitter<PeerEvents> implements Peer {
       node,
       guard,
       key,
+      content: this.parts.content,
       store: this.store,
       replayWindow: config.replayWindow,
       // a history request does not ask for a direct link: DirectLinks links to members as maxDirectPeers says

@@ -2,6 +2,7 @@
 import { InvalidConfigError } from './errors.ts'
 import { HISTORY_DEFAULTS } from './history.ts'
 import { ADMISSION_DEFAULTS } from './presence.ts'
+import type { ContentRef, FetchOptions, ShareOptions } from './content.ts'
 import type { RoomMessage } from './envelope.ts'
 import type { HistoryLimits } from './history.ts'
 import type { TypedEventTarget } from 'main-event'
@@ -112,6 +113,17 @@ export interface Room extends TypedEventTarget<RoomEvents> {
   validate: (fn: RoomValidator) => () => void
   /** Sends a message to everyone in the room: a string, bytes, or any JSON-serialisable value. Resolves to its id. */
   send: (data: string | Uint8Array | unknown, options?: { signal?: AbortSignal }) => Promise<string>
+  /**
+   * Shares content into the room, as `peer.share` does. In a private room it is sealed first (AES-256-GCM, a key
+   * per file from the room's secret): its blocks are stored and served sealed, and the ref (`sealed` set) opens
+   * only with `room.fetch` in a room with the same secret. Send the ref to the room as a message.
+   */
+  share: (source: Blob | ReadableStream<Uint8Array>, options?: ShareOptions) => Promise<ContentRef>
+  /**
+   * Fetches content shared into the room, as `peer.fetch` does, asking the room's members first. A sealed ref is
+   * opened as it is read; a segment that does not open (another room's ref, altered content) fails with `ContentSealedError`.
+   */
+  fetch: ((ref: ContentRef, options: FetchOptions & { as: 'stream' }) => Promise<ReadableStream<Uint8Array>>) & ((ref: ContentRef, options?: FetchOptions) => Promise<Blob>)
   /** Says goodbye and unsubscribes; the room object is done after this */
   leave: () => Promise<void>
 }

@@ -21,6 +21,8 @@ export interface RoomKey {
   seal: (plain: Uint8Array, author: string) => Promise<Uint8Array<ArrayBuffer>>
   /** The plain bytes, or undefined when `sealed` was not made with this key for this topic and author */
   open: (sealed: Uint8Array, author: string) => Promise<Uint8Array | undefined>
+  /** The AES-256-GCM key of one file shared into the room: HKDF of the secret with the file's random `salt` (in its ref) */
+  contentKey: (salt: Uint8Array) => Promise<CryptoKey>
 }
 
 /** Derives the topic and key of private room `name` from `secret`; throws `InvalidConfigError` for a short secret */
@@ -53,6 +55,7 @@ export async function deriveRoomKey (name: string, secret: string | Uint8Array):
       } catch {
         return undefined
       }
-    }
+    },
+    contentKey: async salt => await crypto.subtle.deriveKey({ name: 'HKDF', hash: 'SHA-256', salt: new Uint8Array(salt), info: info('content') }, ikm, { name: 'AES-GCM', length: 256 }, false, ['encrypt', 'decrypt'])
   }
 }

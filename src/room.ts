@@ -3,13 +3,17 @@
 import { TopicValidatorResult } from '@libp2p/gossipsub'
 import { TypedEventEmitter } from 'main-event'
 import { isBeacon, messageEnvelope, openEnvelope, presenceEnvelope, roomTopic, sealEnvelope } from './envelope.ts'
-import { MessageTooLargeError, PeerStoppedError } from './errors.ts'
+import { toString as toBase64 } from 'uint8arrays/to-string'
+import { fromString as fromBase64 } from 'uint8arrays/from-string'
+import { checkRef, SEALED_SEGMENT } from './content.ts'
+import { ContentSealedError, MessageTooLargeError, PeerStoppedError } from './errors.ts'
 import { historyKey, RoomHistory } from './history.ts'
 import { peerLogger } from './logger.ts'
 import { RoomEnvelope } from './pb/room.ts'
 import { Presence } from './presence.ts'
 import { ReplayGuard } from './replay.ts'
 import { checkRoom } from './room-api.ts'
+import type { Content, ContentRef, FetchOptions, ShareOptions } from './content.ts'
 import type { Opened, RoomMessage } from './envelope.ts'
 import type { Guard } from './guard.ts'
 import type { HistoryStore } from './history-store.ts'
@@ -35,6 +39,8 @@ export interface RoomParts {
   connectionTo: (peerId: string, signal: AbortSignal) => Promise<Connection>
   /** a private room's key (derived from its secret); undefined for a public room */
   key?: RoomKey
+  /** the peer's content (room.share / room.fetch) */
+  content: Content
   /** called once the room is left, with the members it had */
   onLeft: (members: string[]) => void
 }
@@ -136,6 +142,26 @@ export class RoomImpl extends TypedEventEmitter<RoomEvents> implements Room {
     return envelope.id
   }
 
+  async share (source: Blob | ReadableStream<Uint8Array>, options?: ShareOptions): Promise<ContentRef> {
+    this.assertJoined()
+    const { key, content } = this.parts
+    if (key == null) return await content.share(source, options)
+    const salt = crypto.getRandomValues(new Uint8Array(16))
+    return await content.share(source, options, { key: await key.contentKey(salt), salt: toBase64(salt, 'base64url'), segment: SEALED_SEGMENT })
+  }
+
+  async fetch (ref: ContentRef, options: FetchOptions & { as: 'stream' }): Promise<ReadableStream<Uint8Array>>
+  async fetch (ref: ContentRef, options?: FetchOptions): Promise<Blob>
+  async fetch (ref: ContentRef, options: FetchOptions = {}): Promise<Blob | ReadableStream<Uint8Array>> {
+    this.assertJoined()
+    const { key, content } = this.parts
+    const checked = checkRef(ref)
+    const withMembers = { ...options, from: [...new Set([...(options.from ?? []), ...this.peers])] }
+    if (checked.sealed == null) return await content.fetch(checked, withMembers)
+    if (key == null) throw new ContentSealedError(checked.cid, `${checked.cid} is sealed for a private room: ${JSON.stringify(this.name)} is public`)
+    return await content.fetch(checked, withMembers, { key: await key.contentKey(fromBase64(checked.sealed.salt, 'base64url')), segment: checked.sealed.segment })
+  }
+
   async leave (): Promise<void> {
     if (this.left) return
     void this.announce(RoomEnvelope.Presence.LEAVE)
@@ -163,6 +189,10 @@ export class RoomImpl extends TypedEventEmitter<RoomEvents> implements Room {
     if (this.left || hidden === this.hidden) return
     this.hidden = hidden
     if (this.opened) await this.announce(RoomEnvelope.Presence.HERE)
+  }
+
+  private assertJoined (): void {
+    if (this.left) throw new PeerStoppedError(`room ${JSON.stringify(this.name)} has been left`)
   }
 
   private async ready (): Promise<void> {

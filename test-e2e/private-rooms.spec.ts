@@ -65,6 +65,19 @@ test('a private room: members with the secret chat; a page subscribed to every t
     for (const page of [pa, pb]) expect((await inbox(page, 'team')).some(m => m.text === 'let me in')).toBe(false)
     expect(await pa.evaluate(() => (window as any).rooms.team.peers)).not.toContain(E.id)
     expect(await inbox(wrong, 'team')).toEqual([])
+
+    // a file shared into the room: sealed in what the outsider can fetch by its CID, plain for a member, and
+    // ContentSealedError in the room of the wrong secret
+    const marker = 'the vault is behind the painting'
+    const ref = await pa.evaluate(async (text) => await (window as any).rooms.team.share(new Blob([text.repeat(20_000)], { type: 'text/plain' }), { name: 'plan.txt' }), marker)
+    expect(ref).toMatchObject({ size: marker.length * 20_000, name: 'plan.txt', sealed: { segment: 256 * 1024 - 16 } })
+    expect(await pb.evaluate(async ([r, from]) => await (await (window as any).rooms.team.fetch(r, { from: [from] })).text(), [ref, A.id] as const)).toBe(marker.repeat(20_000))
+    const sealed = await outsider.evaluate(async ([r, from, text]) => {
+      const bytes = new Uint8Array(await (await (window as any).peer.fetch({ cid: r.cid, size: 0 }, { from: [from] })).arrayBuffer())
+      return { size: bytes.byteLength, plain: new TextDecoder().decode(bytes).includes(text) }
+    }, [ref, A.id, marker] as const)
+    expect(sealed).toEqual({ size: marker.length * 20_000 + 16 * 3, plain: false })
+    expect(await wrong.evaluate(async ([r, from]) => await (window as any).rooms.team.fetch(r, { from: [from] }).then(() => 'opened', (err: Error) => err.name), [ref, A.id] as const)).toBe('ContentSealedError')
   } finally {
     await relay.close()
   }

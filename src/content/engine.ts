@@ -8,11 +8,13 @@ import { CID } from 'multiformats/cid'
 import { InvalidConfigError } from '../errors.ts'
 import { startBitswap } from './bitswap.ts'
 import { fetchBlocks, RecentAsks } from './fetcher.ts'
+import { openSegments, sealedSize, sealSegments } from './seal.ts'
 import { ContentStore } from './store.ts'
 import type { ContentConfig } from '../config.ts'
 import type { ContentProgress, ContentRef, FetchOptions, ShareOptions } from '../content.ts'
 import type { BitswapParts } from './bitswap.ts'
 import type { BlockCheck } from './fetcher.ts'
+import type { SealParams } from './seal.ts'
 import type { Libp2p } from '@libp2p/interface'
 
 /** What the engine is given by the peer */
@@ -29,8 +31,10 @@ export interface EngineParts {
 }
 
 export interface Engine {
-  share: (source: Blob | ReadableStream<Uint8Array>, options: ShareOptions) => Promise<ContentRef>
-  fetch: (ref: ContentRef, options: FetchOptions) => Promise<Blob | ReadableStream<Uint8Array>>
+  /** with `seal`, the content is sealed (seal.ts) and the ref says so: `sealed: { salt, segment }` */
+  share: (source: Blob | ReadableStream<Uint8Array>, options: ShareOptions, seal?: SealParams & { salt: string }) => Promise<ContentRef>
+  /** with `seal`, the stored content is opened (seal.ts) as it is read */
+  fetch: (ref: ContentRef, options: FetchOptions, seal?: SealParams) => Promise<Blob | ReadableStream<Uint8Array>>
   unshare: (cid: string, options: { signal?: AbortSignal }) => Promise<void>
   stop: () => Promise<void>
 }
@@ -69,7 +73,7 @@ class ContentEngine implements Engine {
     bitswap.onBlock((sender, cid) => { for (const check of this.checks) check(sender, cid) })
   }
 
-  async share (source: Blob | ReadableStream<Uint8Array>, options: ShareOptions): Promise<ContentRef> {
+  async share (source: Blob | ReadableStream<Uint8Array>, options: ShareOptions, seal?: SealParams & { salt: string }): Promise<ContentRef> {
     const { signal, onProgress } = options
     const blob = source instanceof Blob ? source : undefined
     const name = options.name ?? (typeof File !== 'undefined' && source instanceof File ? source.name : undefined)
@@ -99,7 +103,7 @@ class ContentEngine implements Engine {
       }
     }
     try {
-      const result = await importByteStream(bytes(), writer, {
+      const result = await importByteStream(seal == null ? bytes() : sealSegments(bytes(), seal), writer, {
         chunker: fixedSize({ chunkSize: this.parts.config.blockSize }),
         rawLeaves: true,
         cidVersion: 1,
@@ -109,10 +113,12 @@ class ContentEngine implements Engine {
       })
       const cid = result.cid.toString()
       const previous = this.store.record(cid)
-      const end = await this.store.begin({ cid, size, name, type })
+      // the record counts the bytes of the file as stored (sealed); the ref the plain bytes
+      const held = seal == null ? size : sealedSize(size, seal.segment)
+      const end = await this.store.begin({ cid, size: held, name, type })
       end()
-      await this.store.update(cid, { size, complete: true, bytes: (previous?.bytes ?? 0) + stored })
-      return { cid, size, ...(name != null ? { name } : {}), ...(type != null ? { type } : {}) }
+      await this.store.update(cid, { size: held, complete: true, bytes: (previous?.bytes ?? 0) + stored })
+      return { cid, size, ...(name != null ? { name } : {}), ...(type != null ? { type } : {}), ...(seal != null ? { sealed: { salt: seal.salt, segment: seal.segment } } : {}) }
     } catch (err) {
       await reader.cancel().catch(() => {})
       await this.store.discard(written).catch(() => {})
@@ -120,15 +126,20 @@ class ContentEngine implements Engine {
     }
   }
 
-  async fetch (ref: ContentRef, options: FetchOptions): Promise<Blob | ReadableStream<Uint8Array>> {
+  async fetch (ref: ContentRef, options: FetchOptions, seal?: SealParams): Promise<Blob | ReadableStream<Uint8Array>> {
     const root = parseCid(ref.cid)
     const cid = root.toString()
+    // sealed content is stored (and fetched) sealed; progress tells plain bytes
+    const size = seal == null ? ref.size : sealedSize(ref.size, seal.segment)
+    const onProgress = seal == null || options.onProgress == null
+      ? options.onProgress
+      : (p: ContentProgress) => options.onProgress?.(p.type === 'bytes' ? { ...p, bytes: Math.min(ref.size, Math.round(p.bytes * ref.size / Math.max(1, size))), size: ref.size } : p)
     const controller = new AbortController()
     const signal = options.signal == null ? controller.signal : AbortSignal.any([options.signal, controller.signal])
     const running = this.fetches.get(cid) ?? new Set()
     this.fetches.set(cid, running)
     running.add(controller)
-    const end = await this.store.begin({ cid, size: ref.size, name: ref.name, type: ref.type })
+    const end = await this.store.begin({ cid, size, name: ref.name, type: ref.type })
     try {
       if (this.store.record(cid)?.complete !== true) {
         await fetchBlocks(root, {
@@ -146,8 +157,8 @@ class ContentEngine implements Engine {
         }, {
           signal,
           from: options.from ?? [],
-          size: ref.size,
-          onProgress: options.onProgress,
+          size,
+          onProgress,
           watch: check => { this.checks.add(check); return () => { this.checks.delete(check) } }
         })
         await this.store.update(cid, { complete: true })
@@ -155,7 +166,8 @@ class ContentEngine implements Engine {
         await this.store.update(cid, {})
         options.onProgress?.({ type: 'bytes', bytes: ref.size, size: ref.size, blocks: 0, present: 1 })
       }
-      return options.as === 'stream' ? this.stream(root, end) : await this.blob(root, options.type ?? 'application/octet-stream', signal).finally(end)
+      const read = (signal?: AbortSignal): AsyncGenerator<Uint8Array> => seal == null ? this.read(root, signal) : openSegments(this.read(root, signal), seal, cid)
+      return options.as === 'stream' ? this.stream(read(), end) : await this.blob(read(signal), options.type ?? 'application/octet-stream').finally(end)
     } catch (err) {
       end()
       await this.store.save(cid).catch(() => {})
@@ -187,11 +199,11 @@ class ContentEngine implements Engine {
     }
   }
 
-  private async blob (root: CID, type: string, signal: AbortSignal): Promise<Blob> {
+  private async blob (source: AsyncIterable<Uint8Array>, type: string): Promise<Blob> {
     let blob = new Blob([], { type })
     let parts: Uint8Array[] = []
     let pending = 0
-    for await (const chunk of this.read(root, signal)) {
+    for await (const chunk of source) {
       parts.push(chunk)
       pending += chunk.byteLength
       if (pending >= BLOB_PART) {
@@ -203,8 +215,7 @@ class ContentEngine implements Engine {
     return new Blob([blob, ...(parts as BlobPart[])], { type })
   }
 
-  private stream (root: CID, end: () => void): ReadableStream<Uint8Array> {
-    const source = this.read(root)
+  private stream (source: AsyncGenerator<Uint8Array>, end: () => void): ReadableStream<Uint8Array> {
     return new ReadableStream<Uint8Array>({
       async pull (controller) {
         try {
