@@ -1,8 +1,8 @@
 // Content end to end: peer.share / peer.fetch between Chromium pages (blocks in IndexedDB, Bitswap over WebRTC)
 // through a real relay process; the engine chunk (dist/peerlane-content.mjs) loads from beside the script tag.
-import { readdirSync, readFileSync } from 'node:fs'
 import { test, expect, openPage } from './fixtures.ts'
 import { joinRoom, startPeer, waitForRoomPeers } from './peer-page.ts'
+import { rendererPids, rss } from './proc.ts'
 import type { BrowserContext, Page } from '@playwright/test'
 
 const MiB = 1024 * 1024
@@ -75,25 +75,6 @@ async function fetchIn (page: Page, ref: any, from: string[], abortAt?: number):
       return { error: `${err.name}: ${err.message}`, byHolder, dropped, last }
     }
   }, { ref, from, abortAt })
-}
-
-/** The renderer processes of the Chromium whose profile is `dir` (they carry it on their command line) */
-function rendererPids (dir: string): number[] {
-  return readdirSync('/proc').filter(f => /^\d+$/.test(f)).filter(pid => {
-    try {
-      // split on spaces too: Chromium's zygote children rewrite their command line as one string
-      const args = readFileSync(`/proc/${pid}/cmdline`, 'utf8').split(/[\0 ]/)
-      return args.includes('--type=renderer') && args.includes(`--user-data-dir=${dir}`) && !args.includes('--top-chrome-webui')
-    } catch {
-      return false
-    }
-  }).map(Number)
-}
-
-/** Resident memory of a process from /proc, in bytes */
-function rss (pid: number): number {
-  const line = readFileSync(`/proc/${pid}/status`, 'utf8').split('\n').find(l => l.startsWith('VmRSS:')) ?? 'VmRSS: 0 kB'
-  return Number(line.split(/\s+/)[1]) * 1024
 }
 
 /**

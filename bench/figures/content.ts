@@ -3,36 +3,16 @@
 // WebRTC on one host); and the fetching renderer's peak RSS growth (from /proc), the page in a browser of its own
 // with a profile on disk (blocks go to a real IndexedDB, as users have it).
 import { chromium } from '@playwright/test'
-import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs'
+import { mkdtempSync, rmSync } from 'node:fs'
 import { join } from 'node:path'
 import { chromiumLaunchOptions } from '../../test-e2e/browsers.ts'
+import { rendererPids, rss } from '../../test-e2e/proc.ts'
 import { call, closePages, log, openPage, row, sample } from '../shared.ts'
 import type { Context, Env } from '../shared.ts'
 import type { Figure, Row } from '../stats.ts'
 import type { Page } from '@playwright/test'
 
 const MiB = 1024 * 1024
-
-/** The renderer processes of the Chromium whose profile is `dir` (they carry it on their command line) */
-function rendererPids (dir: string): number[] {
-  return readdirSync('/proc').filter(f => /^\d+$/.test(f)).filter(pid => {
-    try {
-      const args = readFileSync(`/proc/${pid}/cmdline`, 'utf8').split(/[\0 ]/)
-      return args.includes('--type=renderer') && args.includes(`--user-data-dir=${dir}`) && !args.includes('--top-chrome-webui')
-    } catch {
-      return false
-    }
-  }).map(Number)
-}
-
-function rss (pid: number): number {
-  try {
-    const line = readFileSync(`/proc/${pid}/status`, 'utf8').split('\n').find(l => l.startsWith('VmRSS:')) ?? 'VmRSS: 0 kB'
-    return Number(line.split(/\s+/)[1]) * 1024
-  } catch {
-    return 0
-  }
-}
 
 /** `holders` pages (chromiumA) share one file; a fetcher (its own persistent Chromium) links to each and fetches it */
 async function peerlaneRound (env: Env, ctx: Context, holders: number, seed: number, speed: Row, memory: Row): Promise<void> {
