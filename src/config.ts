@@ -89,14 +89,6 @@ export interface PeerOptions {
   maxDirectPeers?: number
 
   /**
-   * The largest room message this peer accepts, in bytes: no room may set a larger `maxMessageSize`, and
-   * GossipSub refuses a frame bigger than 8 such messages (plus 64 KiB of envelopes and control) before reading it.
-   *
-   * @default 65536
-   */
-  maxMessageSize?: number
-
-  /**
    * How long `createPeer` waits for the first reservation before it rejects with `RelayUnavailableError`.
    *
    * @default 15000
@@ -189,7 +181,6 @@ export interface PeerConfig {
   rtcConfiguration: RTCConfiguration
   maxReservations: number
   maxDirectPeers: number
-  maxMessageSize: number
   timeout: number
   content: ContentConfig
   replayWindow: number
@@ -264,11 +255,6 @@ export function resolveConfig (options: PeerOptions): PeerConfig {
     throw new InvalidConfigError('maxDirectPeers', `must be a whole number ≥ 0, got ${JSON.stringify(maxDirectPeers)}`)
   }
 
-  const maxMessageSize = options.maxMessageSize ?? 65_536
-  if (!Number.isInteger(maxMessageSize) || maxMessageSize < 1) {
-    throw new InvalidConfigError('maxMessageSize', `must be a whole number of bytes ≥ 1, got ${JSON.stringify(maxMessageSize)}`)
-  }
-
   const timeout = options.timeout ?? 15_000
   if (typeof timeout !== 'number' || !(timeout > 0)) {
     throw new InvalidConfigError('timeout', `must be a positive number of milliseconds, got ${JSON.stringify(timeout)}`)
@@ -298,7 +284,6 @@ export function resolveConfig (options: PeerOptions): PeerConfig {
     rtcConfiguration,
     maxReservations: Math.min(maxReservations, relayAddrs.length),
     maxDirectPeers,
-    maxMessageSize,
     timeout,
     replayWindow,
     seenTTL

@@ -10,7 +10,6 @@ import { peerLogger } from './logger.ts'
 import { withFederatedPaths } from './routing.ts'
 import type { Transport } from './address.ts'
 import type { PeerConfig } from './config.ts'
-import type { Vouched } from './gater.ts'
 import type { PeerNode } from './node.ts'
 import type { Connection, PeerId } from '@libp2p/interface'
 
@@ -57,12 +56,12 @@ export interface ConnectorEvents {
 export class Connector extends TypedEventEmitter<ConnectorEvents> {
   private readonly node: PeerNode
   private readonly config: PeerConfig
-  private readonly vouched: Vouched
+  private readonly vouched: Set<string>
   /** relayed connections we will renew before their duration limit, by connection id */
   private readonly renewals = new Map<string, ReturnType<typeof setTimeout>>()
   private stopped = false
 
-  constructor (node: PeerNode, config: PeerConfig, vouched: Vouched) {
+  constructor (node: PeerNode, config: PeerConfig, vouched: Set<string>) {
     super()
     this.node = node
     this.config = config
@@ -84,7 +83,6 @@ export class Connector extends TypedEventEmitter<ConnectorEvents> {
     if (typeof target === 'string' && target.startsWith('/')) {
       const ma = parseMultiaddr(target)
       if (lastPeerId(ma) == null) throw new InvalidAddressError(target, 'must end in /p2p/<PeerId> to be dialled')
-      this.vouched.add(ma) // the app asked for this address: the gater lets us dial it (gater.ts)
       return describe(await this.node.dial(ma, { signal }))
     }
 

@@ -27,15 +27,12 @@ export class InvalidAddressError extends Error {
   }
 }
 
-/** The identity stored in IndexedDB (or an export being imported) cannot be decoded. It was left untouched. */
+/** The identity stored in IndexedDB cannot be decoded. It was left untouched. */
 export class IdentityCorruptError extends Error {
   static name = 'IdentityCorruptError'
-  /** The field that is wrong, when one is to blame, e.g. `kdf.iterations` */
-  readonly field?: string
-  constructor (message: string, options?: ErrorOptions & { field?: string }) {
+  constructor (message: string, options?: ErrorOptions) {
     super(message, options)
     this.name = 'IdentityCorruptError'
-    if (options?.field != null) this.field = options.field
   }
 }
 
@@ -78,28 +75,18 @@ export class PeerUnreachableError extends Error {
   }
 }
 
-/** Why a remote peer answered a request without data; see {@link RemoteError} */
-export type RemoteErrorCode = 'handler-failed' | 'busy' | 'too-large'
-
-/** The remote peer answered a request without data: its handler threw, it is busy, or the request was too large (`code`) */
+/** A request handler on the remote peer threw; `message` is the message it threw */
 export class RemoteError extends Error {
   static name = 'RemoteError'
-  /** the peer that answered */
+  /** the peer whose handler threw */
   readonly peerId: string
   /** the protocol that was called */
   readonly protocol: string
-  /**
-   * `'handler-failed'`: the handler threw (what it threw stays in that peer's log; a peer older than 0.2 sends
-   * it, and it is the message); `'busy'`: that peer runs as many requests and streams of this connection as it
-   * takes, try again later; `'too-large'`: the request was over the handler's `maxRequestSize`
-   */
-  readonly code: RemoteErrorCode
-  constructor (peerId: string, protocol: string, message: string, code: RemoteErrorCode = 'handler-failed') {
+  constructor (peerId: string, protocol: string, message: string) {
     super(message)
     this.name = 'RemoteError'
     this.peerId = peerId
     this.protocol = protocol
-    this.code = code
   }
 }
 

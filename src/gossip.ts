@@ -17,24 +17,6 @@ export function fastMsgId (msg: { from?: Uint8Array, seqno?: Uint8Array }): stri
   return toString(msg.from, 'base64') + '/' + toString(msg.seqno, 'base64')
 }
 
-/**
- * How many of the largest room messages one GossipSub frame may hold: a frame usually carries one message, but
- * the answer to an IWANT carries every message asked for at once (members beyond the relay's mesh get room
- * traffic that way), and a frame over the limit makes GossipSub drop the sender altogether
- */
-export const GOSSIP_FRAME_MESSAGES = 8
-
-/** Bytes a frame may have besides its messages: their envelopes, topics, authors, signatures, and piggybacked control */
-export const GOSSIP_FRAME_HEADROOM = 64 * 1024
-
-/**
- * GossipSub's `maxInboundDataLength` for a peer whose largest room message is `maxMessageSize` bytes: 576 KiB for
- * the default 64 KiB (GossipSub's own default, 4 MiB, let any peer make us read and decode 4 MiB)
- */
-export function gossipFrameLimit (maxMessageSize: number): number {
-  return maxMessageSize * GOSSIP_FRAME_MESSAGES + GOSSIP_FRAME_HEADROOM
-}
-
 interface PeerSelection {
   selectPeersToPublish: (topic: string, floodPublish?: boolean) => { tosend: Set<string> }
   selectPeersToForward: (topic: string, propagationSource?: string, excludePeers?: Set<string>) => Set<string>

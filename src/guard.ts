@@ -1,4 +1,4 @@
-import { BoundedMap, WindowLimiter } from './limiter.ts'
+import { RateLimiter } from '@libp2p/utils'
 
 /** Defaults for how a peer treats senders of bad room messages; see README › Rooms › Abuse */
 export const GUARD_DEFAULTS = {
@@ -9,12 +9,7 @@ export const GUARD_DEFAULTS = {
   /** how long a mute lasts, and how long strikes are remembered, in ms */
   muteMs: 60_000,
   /** GossipSub app-specific score per strike: 4 strikes reach the graylist threshold (-80) */
-  scorePerStrike: -20,
-  /**
-   * authors remembered (strikes, and rates per room), twice this at most: memory stays the same however many
-   * authors a flood of fresh keys brings. An author pushed out starts afresh, which a fresh key would anyway.
-   */
-  maxAuthors: 4096
+  scorePerStrike: -20
 } as const
 
 interface Record_ { strikes: number, since: number }
@@ -25,12 +20,17 @@ interface Record_ { strikes: number, since: number }
  * pruned from the mesh and then graylisted.
  */
 export class Guard {
-  private readonly records = new BoundedMap<Record_>(GUARD_DEFAULTS.maxAuthors)
-  private readonly limiter = new WindowLimiter({ points: GUARD_DEFAULTS.messagesPerSecond, windowMs: 1_000, maxKeys: GUARD_DEFAULTS.maxAuthors })
+  private readonly records = new Map<string, Record_>()
+  private readonly limiter = new RateLimiter({ points: GUARD_DEFAULTS.messagesPerSecond, duration: 1 })
 
   /** Counts one message from `author` in `room`; false when over the rate limit */
   allow (author: string, room: string): boolean {
-    return this.limiter.take(`${room}\n${author}`)
+    try {
+      this.limiter.consume(`${room}\n${author}`)
+      return true
+    } catch {
+      return false
+    }
   }
 
   strike (author: string): void {

@@ -1,8 +1,7 @@
 import { generateKeyPair, privateKeyToProtobuf } from '@libp2p/crypto/keys'
 import { peerIdFromPrivateKey } from '@libp2p/peer-id'
 import { describe, expect, it } from 'vitest'
-import { decodeIdentity, encodeIdentity, loadIdentity } from './identity.ts'
-import { decodeExport, exportIdentity } from './identity-export.ts'
+import { decodeExport, decodeIdentity, encodeIdentity, exportIdentity, loadIdentity } from './identity.ts'
 import { PBKDF2_ITERATIONS, newDeviceKey } from './protection.ts'
 
 describe('identity encoding', () => {

@@ -13,7 +13,6 @@ const STEPS: Record<string, number> = {
   version: 0,
   polyfills: 0,
   protocols: 0,
-  limiter: 0,
   'pb/room': 0,
   'pb/request': 0,
   'pb/routing': 0,
@@ -21,15 +20,11 @@ const STEPS: Record<string, number> = {
   'pb/history': 0,
   // 1: identity, and the options that name it
   protection: 1,
-  'identity-store': 1,
   identity: 1,
-  'identity-export': 1,
   config: 1.5,
   // 2: the libp2p node
   logger: 2,
   guard: 2,
-  gater: 2,
-  inbound: 2,
   gossip: 2,
   node: 2,
   // 3: relays and federation
@@ -61,7 +56,6 @@ const STEPS: Record<string, number> = {
   history: 5,
   'room-api': 5,
   // 6: requests and streams
-  'handler-limits': 6,
   stream: 6,
   request: 6,
   // 7: the page, the peer that puts it all together, the public surfaces

@@ -2,8 +2,6 @@
 // trying to upgrade a relayed link it settled for, and links again when a member's link drops (ICE failed,
 // the network changed) while the member is still there. Until a link is up, GossipSub carries room messages
 // through the relay or other members.
-import { Queue } from '@libp2p/utils'
-import { setMaxListeners } from 'main-event'
 import { transportOf } from './address.ts'
 import { peerLogger } from './logger.ts'
 import { hasWebRTC } from './node.ts'
@@ -25,14 +23,7 @@ export const MESH_DEFAULTS = {
   /** after that many failed attempts, a member still present gets a new round this much later */
   roundPauseMs: 60_000,
   /** how often WebRTC links are checked for an RTCPeerConnection that closed or failed without telling libp2p */
-  watchMs: 1_000,
-  /** attempts running at once: each is an ICE negotiation (sockets, STUN and TURN traffic, CPU); the app's own first */
-  concurrentAttempts: 2,
-  /**
-   * members with an attempt scheduled, queued or running, at most (the app's own come on top): however many
-   * members a flood of fresh authors brings, the others wait for a free place (checked every `watchMs`)
-   */
-  maxWaiting: 64
+  watchMs: 1_000
 } as const
 
 /** Links a peer directly (WebRTC) to the peers it `want`s, up to `max` direct links */
@@ -50,26 +41,17 @@ export class DirectLinks {
   private readonly noWebRTC = new Set<string>()
   private readonly controller = new AbortController()
   private readonly watch: ReturnType<typeof setInterval>
-  private readonly attempts = new Queue<boolean, { signal: AbortSignal, eager: boolean }>({
-    concurrency: MESH_DEFAULTS.concurrentAttempts,
-    sort: (a, b) => a.options.eager === b.options.eager ? 0 : a.options.eager ? -1 : 1
-  })
-
-  /** a member was left waiting because `maxWaiting` were: the watch looks for a free place */
-  private waiting = false
 
   constructor (node: PeerNode, connector: Connector, max: number) {
     this.node = node
     this.connector = connector
     this.max = max
     this.self = node.peerId.toString()
-    // every queued attempt listens to it
-    setMaxListeners(Infinity, this.controller.signal)
     connector.addEventListener('link:relayed', this.onRelayed)
     node.addEventListener('connection:close', this.onClose)
     // an RTCPeerConnection closed by its page, or one that failed, fires no event libp2p hears: the
     // connection would stay "open" and GossipSub would keep sending into it
-    this.watch = setInterval(() => { this.closeDeadLinks(); this.fillPlaces() }, MESH_DEFAULTS.watchMs)
+    this.watch = setInterval(() => { this.closeDeadLinks() }, MESH_DEFAULTS.watchMs)
   }
 
   /**
@@ -81,7 +63,6 @@ export class DirectLinks {
     if (!hasWebRTC || this.noWebRTC.has(peerId) || this.connector.hasDirect(peerId)) return
     if (eager) this.eager.add(peerId)
     if (this.pending.has(peerId)) return
-    if (!eager && this.pending.size >= MESH_DEFAULTS.maxWaiting) { this.waiting = true; return }
     // both sides see each other at about the same time: the lower PeerId dials, the other only if that did not happen
     const delay = eager || this.self < peerId ? 0 : MESH_DEFAULTS.followerDelayMs + Math.random() * 1_000
     this.schedule(peerId, 1, delay)
@@ -122,23 +103,8 @@ export class DirectLinks {
     this.pending.clear()
   }
 
-  /** How many attempts run now, and how many members have one scheduled, queued or running */
-  get load (): { running: number, waiting: number } {
-    return { running: this.attempts.running, waiting: this.pending.size }
-  }
-
   /** connect() settled for a relayed link: keep trying to upgrade it in the background */
   private readonly onRelayed = (evt: CustomEvent<{ peerId: string, eager: boolean }>): void => { this.want(evt.detail.peerId, evt.detail.eager) }
-
-  /** Members left waiting get the places that came free, in the order they joined */
-  private fillPlaces (): void {
-    if (!this.waiting || this.pending.size >= MESH_DEFAULTS.maxWaiting) return
-    this.waiting = false
-    for (const peerId of this.members.keys()) {
-      if (this.pending.size >= MESH_DEFAULTS.maxWaiting) { this.waiting = true; return }
-      if (!this.pending.has(peerId)) this.want(peerId)
-    }
-  }
 
   private closeDeadLinks (): void {
     for (const conn of this.node.getConnections()) {
@@ -165,14 +131,12 @@ export class DirectLinks {
 
   private async attempt (peerId: string, attempt: number): Promise<void> {
     const done = (): void => { this.pending.delete(peerId); this.eager.delete(peerId) }
-    const { signal } = this.controller
+    if (this.controller.signal.aborted || this.connector.hasDirect(peerId) || (!this.eager.has(peerId) && this.connector.directCount() >= this.max)) {
+      done()
+      return
+    }
     try {
-      // checked when its turn comes: links made meanwhile count
-      await this.attempts.add(async () => {
-        if (signal.aborted || this.connector.hasDirect(peerId) || (!this.eager.has(peerId) && this.connector.directCount() >= this.max)) return false
-        await this.connector.connect(peerId, { signal, allowRelayed: false, webrtcTries: 1 })
-        return true
-      }, { signal, eager: this.eager.has(peerId) })
+      await this.connector.connect(peerId, { signal: this.controller.signal, allowRelayed: false, webrtcTries: 1 })
       done()
     } catch (err: any) {
       log('direct link to %s, attempt %d, failed: %s', peerId, attempt, err.message)

@@ -4,23 +4,23 @@ import { circuitRelayTransport } from '@libp2p/circuit-relay-v2'
 import { identify, identifyPush } from '@libp2p/identify'
 import { FaultTolerance } from '@libp2p/interface'
 import { ping } from '@libp2p/ping'
+import { isPrivate } from '@libp2p/utils'
 import { webRTC } from '@libp2p/webrtc'
 import { webSockets } from '@libp2p/websockets'
+import { WebSockets } from '@multiformats/multiaddr-matcher'
 import { createLibp2p } from 'libp2p'
-import { dialGater } from './gater.ts'
-import { fastMsgId, gossipFrameLimit, gossipsubSkipping } from './gossip.ts'
+import { relayPart, transportPart } from './address.ts'
+import { fastMsgId, gossipsubSkipping } from './gossip.ts'
 import type { StandbyPolicy } from './gossip.ts'
-import { INBOUND_LIMITS } from './inbound.ts'
 import { libp2pLogger } from './logger.ts'
 import { VERSION } from './version.ts'
 import type { PeerConfig } from './config.ts'
-import type { Vouched } from './gater.ts'
 import type { Guard } from './guard.ts'
-import type { InboundLimits } from './inbound.ts'
 import type { GossipSub } from '@libp2p/gossipsub'
 import type { Identify } from '@libp2p/identify'
-import type { Libp2p, PrivateKey } from '@libp2p/interface'
+import type { ConnectionGater, Libp2p, PrivateKey } from '@libp2p/interface'
 import type { Ping } from '@libp2p/ping'
+import type { Multiaddr } from '@multiformats/multiaddr'
 
 /** The services every Peerlane node runs; `peer.libp2p.services` has this shape */
 // a type, not an interface: libp2p's ServiceMap needs an index signature
@@ -38,16 +38,34 @@ export type PeerServices = {
 /** The libp2p node behind a Peer (`peer.libp2p`) */
 export type PeerNode = Libp2p<PeerServices>
 
+/**
+ * libp2p's browser gater refuses ws:// and private addresses, which a local or LAN relay uses.
+ * Allow exactly the configured relays (and circuits through them), and the federation relays one of them
+ * vouched for (`vouched`, transport parts such as `/ip4/…/tcp/…/ws`, filled in by src/routing.ts), and keep
+ * refusing the rest.
+ */
+export function relayGater (relays: Multiaddr[], vouched: ReadonlySet<string> = new Set()): ConnectionGater {
+  const allowed = new Set(relays.map(transportPart))
+  const isAllowed = (ma: Multiaddr): boolean => {
+    const transport = transportPart(relayPart(ma) ?? ma)
+    return allowed.has(transport) || vouched.has(transport)
+  }
+  return {
+    denyDialMultiaddr: (ma) => {
+      if (isAllowed(ma)) return false
+      return WebSockets.matches(ma) || isPrivate(ma) === true
+    }
+  }
+}
+
 /** What the node is built with besides its config and key */
 export interface NodeParts {
   /** scores authors of bad room messages (GossipSub's app-specific score) */
   guard: Guard
   /** whether GossipSub should leave `peerId` out of what it sends now (a relay on standby, gossip.ts) */
   standby: StandbyPolicy
-  /** federation relays our relays vouched for (and addresses the app connected to), which the gater lets us dial for a while */
-  vouched: Vouched
-  /** per-remote-peer limits on what others open to us (relayed connections, WebRTC signalling) */
-  inbound: InboundLimits
+  /** federation relays our relays vouched for, which the gater lets us dial */
+  vouched: ReadonlySet<string>
   /** the configuration of each new RTCPeerConnection (ice.ts: our relays' STUN/TURN and the app's) */
   rtcConfiguration: () => Promise<RTCConfiguration>
 }
@@ -56,7 +74,7 @@ export interface NodeParts {
 export const hasWebRTC = typeof window === 'undefined' || typeof globalThis.RTCPeerConnection === 'function'
 
 /** Builds (but does not start) the libp2p node behind a Peer */
-export async function createNode (config: PeerConfig, privateKey: PrivateKey, { guard, standby, vouched, inbound, rtcConfiguration }: NodeParts): Promise<PeerNode> {
+export async function createNode (config: PeerConfig, privateKey: PrivateKey, { guard, standby, vouched, rtcConfiguration }: NodeParts): Promise<PeerNode> {
   return await createLibp2p({
     privateKey,
     logger: libp2pLogger(),
@@ -74,19 +92,14 @@ export async function createNode (config: PeerConfig, privateKey: PrivateKey, { 
     ],
     connectionEncrypters: [noise()],
     streamMuxers: [yamux()],
-    // libp2p's browser default refuses ws:// and private addresses (which a local or LAN relay uses) and
-    // allows any public wss://; Peerlane's allows exactly what gater.ts says, and limits inbound per peer
-    connectionGater: { ...dialGater(config.relays, vouched), ...inbound.gater() },
+    connectionGater: relayGater(config.relays, vouched),
     transportManager: {
       // relay reservations come and go; never fail start() because one is not there yet
       faultTolerance: FaultTolerance.NO_FATAL
     },
     connectionManager: {
       // a browser tab talks to its relays and room members, not to the whole network
-      maxConnections: 100,
-      // every relayed connection counts against its relay's address here: inbound.ts limits each remote peer
-      inboundConnectionThreshold: INBOUND_LIMITS.perRelayPerSecond,
-      maxIncomingPendingConnections: INBOUND_LIMITS.pending
+      maxConnections: 100
     },
     services: {
       identify: identify(),
@@ -103,9 +116,6 @@ export async function createNode (config: PeerConfig, privateKey: PrivateKey, { 
         seenTTL: config.seenTTL,
         // the relay's GossipSub peer carries rooms until direct links exist, over its (unlimited) WebSocket connection
         runOnLimitedConnection: false,
-        // a frame over a few of the largest room messages (gossip.ts) is refused from its length prefix, before it
-        // is read, verified or decoded (the default let 4 MiB through to the room's own check)
-        maxInboundDataLength: gossipFrameLimit(config.maxMessageSize),
         // authors of bad room messages lose score (GUARD_DEFAULTS); the default thresholds then apply:
         // below -10 no gossip, below -50 no publishing to them, below -80 graylisted
         // no IP colocation penalty: room members behind one NAT (an office) share an address, and that says

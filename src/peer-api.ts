@@ -4,7 +4,7 @@ import type { ContentRef, FetchOptions, ShareOptions } from './content.ts'
 import type { IdentitySource } from './identity.ts'
 import type { PeerNode } from './node.ts'
 import type { RelayEvents, RelayStatus } from './relays.ts'
-import type { HandleOptions, HandleStreamOptions, OpenStreamOptions, RequestHandler, RequestOptions, StreamHandler } from './request.ts'
+import type { HandleOptions, OpenStreamOptions, ProtocolOptions, RequestHandler, RequestOptions, StreamHandler } from './request.ts'
 import type { Room, RoomOptions } from './room-api.ts'
 import type { LinkStats } from './stats.ts'
 import type { PeerStream } from './stream.ts'
@@ -71,7 +71,7 @@ export interface Peer extends TypedEventTarget<PeerEvents> {
    */
   handle: (protocol: string, handler: RequestHandler, options?: HandleOptions) => Promise<void>
   /** Serves byte streams for `protocol`: `handler({ readable, writable, … }, { from, protocol, version })` */
-  handleStream: (protocol: string, handler: StreamHandler, options?: HandleStreamOptions) => Promise<void>
+  handleStream: (protocol: string, handler: StreamHandler, options?: ProtocolOptions) => Promise<void>
   /** Stops answering `protocol` (every version registered for it) */
   unhandle: (protocol: string) => Promise<void>
   /** Sends a request to a peer (connecting first if need be) and resolves to its answer */

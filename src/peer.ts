@@ -5,17 +5,13 @@ import { parsePeerId, transportOf } from './address.ts'
 import { describe, Connector } from './connect.ts'
 import { Content, holderCandidates } from './content.ts'
 import { resolveConfig } from './config.ts'
-import { InvalidConfigError, PeerStoppedError, PeerUnreachableError } from './errors.ts'
-import { Vouched } from './gater.ts'
+import { PeerStoppedError, PeerUnreachableError } from './errors.ts'
 import { relayStandby } from './gossip.ts'
 import { Guard } from './guard.ts'
 import { handleHistory } from './history.ts'
 import { openHistoryStore } from './history-store.ts'
 import { RelayIce } from './ice.ts'
-import { HandlerSlots } from './handler-limits.ts'
-import { InboundLimits } from './inbound.ts'
-import { loadIdentity } from './identity.ts'
-import { exportIdentity } from './identity-export.ts'
+import { exportIdentity, loadIdentity } from './identity.ts'
 import { watchPage } from './lifecycle.ts'
 import { DirectLinks } from './links.ts'
 import { createNode } from './node.ts'
@@ -33,7 +29,7 @@ import type { Peer, PeerEvents, PeerInfo } from './peer-api.ts'
 import type { Identity, IdentitySource } from './identity.ts'
 import type { PeerNode } from './node.ts'
 import type { RelayStatus } from './relays.ts'
-import type { HandleOptions, HandleStreamOptions, OpenStreamOptions, RequestHandler, RequestOptions, StreamHandler } from './request.ts'
+import type { HandleOptions, OpenStreamOptions, ProtocolOptions, RequestHandler, RequestOptions, StreamHandler } from './request.ts'
 import type { Room, RoomOptions } from './room-api.ts'
 import type { LinkStats } from './stats.ts'
 import type { PeerStream } from './stream.ts'
@@ -53,11 +49,9 @@ export async function createPeer (options: PeerOptions): Promise<Peer> {
     const guard = new Guard()
     const rooms = new Map<string, RoomImpl>()
     const relayIds = new Set(config.relayIds)
-    const vouched = new Vouched()
-    const inbound = new InboundLimits()
+    const vouched = new Set<string>()
     const ice = new RelayIce(config)
-    const node = await createNode(config, identity.privateKey, { guard, vouched, inbound, standby: relayStandby(relayIds, rooms), rtcConfiguration: async () => await ice.rtcConfiguration() })
-    inbound.attach(node)
+    const node = await createNode(config, identity.privateKey, { guard, vouched, standby: relayStandby(relayIds, rooms), rtcConfiguration: async () => await ice.rtcConfiguration() })
     ice.start(node)
     const relays = new Relays(node, config, relayIds)
     const connector = new Connector(node, config, vouched)
@@ -110,8 +104,6 @@ class PeerImpl extends TypedEventEmitter<PeerEvents> implements Peer {
   private readonly handlers = new Map<string, string[]>()
   /** where rooms keep their history (IndexedDB in browsers) */
   private readonly store = openHistoryStore()
-  /** what other peers run in our handlers now (handler-limits.ts) */
-  private readonly slots = new HandlerSlots()
   private unwatchPage = (): void => {}
   private stopped = false
   /** the page is hidden or frozen: rooms joined now say so from their first beacon */
@@ -186,12 +178,6 @@ class PeerImpl extends TypedEventEmitter<PeerEvents> implements Peer {
     const topic = key?.topic ?? roomTopic(name)
     const existing = rooms.get(topic)
     if (existing != null) return existing
-    // GossipSub refuses larger frames before reading them (node.ts), so no room may expect larger messages
-    const { maxMessageSize: peerMax } = config
-    if (options.maxMessageSize != null && options.maxMessageSize > peerMax) {
-      throw new InvalidConfigError('maxMessageSize', `${options.maxMessageSize} is over this peer's maxMessageSize (${peerMax} bytes): raise it in createPeer's options`)
-    }
-    options = { ...options, maxMessageSize: options.maxMessageSize ?? Math.min(65_536, peerMax) }
     const room = new RoomImpl(name, options, {
       node,
       guard,
@@ -221,12 +207,12 @@ class PeerImpl extends TypedEventEmitter<PeerEvents> implements Peer {
 
   async handle (protocol: string, handler: RequestHandler, options?: HandleOptions): Promise<void> {
     this.assertRunning()
-    this.handlers.set(protocol, await handleRequests(this.libp2p, this.slots, protocol, handler, options))
+    this.handlers.set(protocol, await handleRequests(this.libp2p, protocol, handler, options))
   }
 
-  async handleStream (protocol: string, handler: StreamHandler, options?: HandleStreamOptions): Promise<void> {
+  async handleStream (protocol: string, handler: StreamHandler, options?: ProtocolOptions): Promise<void> {
     this.assertRunning()
-    this.handlers.set(protocol, await handleStreams(this.libp2p, this.slots, protocol, handler, options))
+    this.handlers.set(protocol, await handleStreams(this.libp2p, protocol, handler, options))
   }
 
   async unhandle (protocol: string): Promise<void> {

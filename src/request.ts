@@ -1,19 +1,11 @@
 import { lpStream } from '@libp2p/utils'
-import * as varint from 'uint8-varint'
-import { concat } from 'uint8arrays/concat'
 import { InvalidMessageError, MessageTooLargeError, RemoteError } from './errors.ts'
-import { HANDLER_LIMITS, LIBP2P_STREAMS_PER_PROTOCOL } from './handler-limits.ts'
-import { peerLogger } from './logger.ts'
 import { RequestResult } from './pb/request.ts'
 import { protocolIds, versionOf } from './protocols.ts'
 import { toPeerStream } from './stream.ts'
-import type { HandlerSlots } from './handler-limits.ts'
 import type { PeerNode } from './node.ts'
 import type { PeerStream } from './stream.ts'
-import type { RemoteErrorCode } from './errors.ts'
 import type { Connection, Stream } from '@libp2p/interface'
-
-const log = peerLogger('request')
 
 /** What a handler learns about the call */
 export interface RequestContext {
@@ -27,10 +19,7 @@ export interface RequestContext {
   signal: AbortSignal
 }
 
-/**
- * Answers one request; what it returns (bytes or a string) is sent back. What it throws is logged here
- * (`peerlane:request`) and the caller gets a `RemoteError` with code `'handler-failed'`, not the message.
- */
+/** Answers one request; what it returns (bytes or a string) is sent back, what it throws reaches the caller as a `RemoteError` */
 export type RequestHandler = (data: Uint8Array, context: RequestContext) => Uint8Array | string | Promise<Uint8Array | string>
 
 /** Serves one incoming byte stream */
@@ -63,16 +52,6 @@ export interface HandleOptions extends ProtocolOptions {
   timeout?: number
 }
 
-/** Options for `peer.handleStream` */
-export interface HandleStreamOptions extends ProtocolOptions {
-  /**
-   * An incoming stream on which nothing is sent or received for this long is aborted, in ms.
-   *
-   * @default 60000
-   */
-  idleTimeout?: number
-}
-
 /** Options for `peer.request` */
 export interface RequestOptions extends ProtocolOptions {
   /** gives up the request; the call rejects with the signal's reason */
@@ -103,85 +82,44 @@ const DEFAULT_MAX_SIZE = 1_048_576
 const DEFAULT_TIMEOUT = 30_000
 // a RequestResult adds a few bytes of protobuf framing around the payload
 const RESULT_OVERHEAD = 16
-// Yamux's initial window: what a sender may send before we read, so what a read buffer may hold beyond one request
-const IN_FLIGHT = 256 * 1024
-// a refused caller is given this long to read the answer and close before its stream is reset
-const REFUSED_GRACE_MS = 10_000
-
-/** What the caller reads in `RemoteError.message` for each code (the same words from every peer) */
-const FAILURES: Record<Exclude<RequestResult.Code, RequestResult.Code.UNSPECIFIED>, string> = {
-  [RequestResult.Code.HANDLER_FAILED]: 'the handler failed',
-  [RequestResult.Code.BUSY]: 'busy: too many requests and streams of this connection are running',
-  [RequestResult.Code.TOO_LARGE]: 'the request is over the handler\'s maxRequestSize'
-}
-
-const failure = (code: keyof typeof FAILURES): RequestResult => ({ ok: false, data: new Uint8Array(0), error: FAILURES[code], code })
 
 /** Registers a request handler for every id of `protocol`; returns the ids registered */
-export async function handleRequests (node: PeerNode, slots: HandlerSlots, protocol: string, handler: RequestHandler, options: HandleOptions = {}): Promise<string[]> {
+export async function handleRequests (node: PeerNode, protocol: string, handler: RequestHandler, options: HandleOptions = {}): Promise<string[]> {
   const ids = protocolIds(protocol, options.versions)
   const maxDataLength = options.maxRequestSize ?? DEFAULT_MAX_SIZE
   const timeout = options.timeout ?? DEFAULT_TIMEOUT
   await node.handle(ids, async (stream, connection) => {
-    if (!slots.enter(connection)) { refuse(stream, failure(RequestResult.Code.BUSY)); return }
     const signal = AbortSignal.timeout(timeout)
     try {
-      // at most one request and what the sender may have in flight beyond it (a Yamux window) is buffered
-      const lp = lpStream(stream, { maxDataLength, maxBufferSize: maxDataLength + IN_FLIGHT })
-      let request
-      try {
-        request = await lp.read({ signal })
-      } catch (err: any) {
-        if (err?.name !== 'InvalidDataLengthError' && err?.name !== 'InvalidDataLengthLengthError') throw err
-        lp.unwrap() // its buffer would overflow on the rest of the request, and reset the stream
-        refuse(stream, failure(RequestResult.Code.TOO_LARGE))
-        return
-      }
+      const lp = lpStream(stream, { maxDataLength })
+      const request = await lp.read({ signal })
       let result: RequestResult
       try {
         const answer = await handler(request.subarray(), { ...describeCall(stream, connection, protocol, options), signal })
-        result = { ok: true, data: toBytes(answer), error: '', code: RequestResult.Code.UNSPECIFIED }
+        result = { ok: true, data: toBytes(answer), error: '' }
       } catch (err: any) {
-        if (signal.aborted) throw err
-        log('the handler of %s failed on a request from %p: %s', stream.protocol, connection.remotePeer, err?.stack ?? err)
-        result = failure(RequestResult.Code.HANDLER_FAILED)
+        result = { ok: false, data: new Uint8Array(0), error: String(err?.message ?? err) }
       }
       await lp.write(RequestResult.encode(result), { signal })
       await stream.close({ signal })
     } catch (err: any) {
       stream.abort(err)
-    } finally {
-      slots.leave(connection)
     }
-  }, { runOnLimitedConnection: true, maxInboundStreams: LIBP2P_STREAMS_PER_PROTOCOL })
+  }, { runOnLimitedConnection: true })
   return ids
 }
 
-/** Answers `result` without reading the request: what the caller sends is dropped as it comes, never buffered */
-function refuse (stream: Stream, result: RequestResult): void {
-  stream.addEventListener('message', () => {})
-  const bytes = RequestResult.encode(result)
-  stream.send(concat([varint.encode(bytes.byteLength), bytes]))
-  stream.close().catch(() => {})
-  setTimeout(() => { if (stream.status === 'open') stream.abort(new Error('refused caller did not close')) }, REFUSED_GRACE_MS)
-}
-
 /** Registers a stream handler for every id of `protocol`; returns the ids registered */
-export async function handleStreams (node: PeerNode, slots: HandlerSlots, protocol: string, handler: StreamHandler, options: HandleStreamOptions = {}): Promise<string[]> {
+export async function handleStreams (node: PeerNode, protocol: string, handler: StreamHandler, options: ProtocolOptions = {}): Promise<string[]> {
   const ids = protocolIds(protocol, options.versions)
-  const idleTimeout = options.idleTimeout ?? HANDLER_LIMITS.streamIdleMs
   await node.handle(ids, async (stream, connection) => {
-    // a stream has no answer to say 'busy' in: it is reset, and the opener's reads and writes fail (StreamResetError)
-    if (!slots.enter(connection)) { stream.abort(new Error(`busy: more than ${HANDLER_LIMITS.perConnection} requests and streams of this connection are running`)); return }
-    stream.addEventListener('close', () => { slots.leave(connection) }, { once: true })
     const call = describeCall(stream, connection, protocol, options)
     try {
-      await handler(toPeerStream(stream, call.from, call.version, idleTimeout), call)
+      await handler(toPeerStream(stream, call.from, call.version), call)
     } catch (err: any) {
-      log('the stream handler of %s failed on a stream from %p: %s', stream.protocol, connection.remotePeer, err?.stack ?? err)
       stream.abort(err)
     }
-  }, { runOnLimitedConnection: true, maxInboundStreams: LIBP2P_STREAMS_PER_PROTOCOL })
+  }, { runOnLimitedConnection: true })
   return ids
 }
 
@@ -202,7 +140,7 @@ export async function request (connection: Connection, protocol: string, data: U
     const result = RequestResult.decode(await lp.read({ signal }))
     await stream.close({ signal })
     if (!result.ok) {
-      throw new RemoteError(connection.remotePeer.toString(), stream.protocol, result.error, CODES[result.code] ?? 'handler-failed')
+      throw new RemoteError(connection.remotePeer.toString(), stream.protocol, result.error)
     }
     return result.data
   } catch (err: any) {
@@ -215,12 +153,6 @@ export async function request (connection: Connection, protocol: string, data: U
 export async function openStream (connection: Connection, protocol: string, options: OpenStreamOptions = {}): Promise<PeerStream> {
   const stream = await connection.newStream(protocolIds(protocol, options.versions), { signal: options.signal, runOnLimitedConnection: true })
   return toPeerStream(stream, connection.remotePeer.toString(), options.versions == null ? undefined : versionOf(protocol, stream.protocol))
-}
-
-const CODES: Partial<Record<RequestResult.Code, RemoteErrorCode>> = {
-  [RequestResult.Code.HANDLER_FAILED]: 'handler-failed',
-  [RequestResult.Code.BUSY]: 'busy',
-  [RequestResult.Code.TOO_LARGE]: 'too-large'
 }
 
 function describeCall (stream: Stream, connection: Connection, protocol: string, options: ProtocolOptions): Omit<RequestContext, 'signal'> {

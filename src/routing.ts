@@ -8,14 +8,13 @@
 // endpoint and CORS per relay), hence this small one.
 //
 // The answer holds circuit addresses through federation relays; those relays' addresses are then
-// allowed by our connection gater for a while ("vouched for" by a relay we were configured with, src/gater.ts),
-// like the configured relays themselves, when they are no more private than the relay that named them.
+// allowed by our connection gater ("vouched for" by a relay we were configured with, src/node.ts), like
+// the configured relays themselves.
 import { peerIdFromString } from '@libp2p/peer-id'
 import { pbStream } from '@libp2p/utils'
 import { multiaddr } from '@multiformats/multiaddr'
-import { lastPeerId, relayPart } from './address.ts'
+import { lastPeerId, relayPart, transportPart } from './address.ts'
 import { FindPeerRequest, FindPeerResponse } from './pb/routing.ts'
-import type { Vouched } from './gater.ts'
 import type { Libp2p } from '@libp2p/interface'
 import type { Multiaddr } from '@multiformats/multiaddr'
 
@@ -26,10 +25,9 @@ export const FIND_PEER_TIMEOUT = 8_000
 
 /**
  * Asks our connected relays, one after the other, where `target` holds a reservation; resolves to the
- * circuit addresses the first relay that knows returns (empty if none does, or none speaks the protocol),
- * and that relay's address (`by`).
+ * circuit addresses the first relay that knows returns (empty if none does, or none speaks the protocol).
  */
-export async function findPeerAddresses (node: Libp2p, config: { relayIds: Set<string> }, target: string, options: { signal?: AbortSignal } = {}): Promise<{ addrs: Multiaddr[], by?: Multiaddr }> {
+export async function findPeerAddresses (node: Libp2p, config: { relayIds: Set<string> }, target: string, options: { signal?: AbortSignal } = {}): Promise<Multiaddr[]> {
   const peer = peerIdFromString(target)
   for (const relayId of config.relayIds) {
     const connection = node.getConnections(peerIdFromString(relayId)).find(c => c.status === 'open' && c.limits == null)
@@ -50,24 +48,23 @@ export async function findPeerAddresses (node: Libp2p, config: { relayIds: Set<s
           return []
         }
       })
-      if (addrs.length > 0) return { addrs, by: connection.remoteAddr }
+      if (addrs.length > 0) return addrs
     } catch {
       options.signal?.throwIfAborted()
       // this relay cannot answer (an older relay, a timeout): ask the next one
     }
   }
-  return { addrs: [] }
+  return []
 }
 
 /**
  * The dial paths for a bare PeerId: those through our own relays (`paths`, WebRTC ones first) merged with
  * those a relay of the federation returns for it, which come first in each group since they are known to
- * hold a reservation. Adds the relays in the answer to `vouched` (the gater's allow-list), and leaves out
- * those the answering relay may not vouch for (a LAN or `*.localhost` address from a public relay, say).
+ * hold a reservation. Adds the relays in the answer to `vouched` (the gater's allow-list).
  */
-export async function withFederatedPaths (node: Libp2p, config: { relayIds: Set<string> }, vouched: Vouched, target: string, paths: string[], options: { signal?: AbortSignal, allowRelayed?: boolean } = {}): Promise<string[]> {
-  const answer = await findPeerAddresses(node, config, target, options)
-  const found = answer.addrs.filter(ma => answer.by != null && vouched.add(ma, answer.by))
+export async function withFederatedPaths (node: Libp2p, config: { relayIds: Set<string> }, vouched: Set<string>, target: string, paths: string[], options: { signal?: AbortSignal, allowRelayed?: boolean } = {}): Promise<string[]> {
+  const found = await findPeerAddresses(node, config, target, options)
+  for (const ma of found) vouched.add(transportPart(relayPart(ma) as Multiaddr))
   const isWebRTC = (path: string): boolean => path.includes('/p2p-circuit/webrtc/')
   const foundPaths = found.map(ma => ma.toString())
   const webrtc = [...foundPaths.filter(isWebRTC), ...paths.filter(isWebRTC)]

@@ -1,4 +1,3 @@
-import { StreamResetError } from '@libp2p/interface'
 import type { Stream } from '@libp2p/interface'
 
 /** A byte stream to another peer: web streams with backpressure both ways */
@@ -20,20 +19,8 @@ export interface PeerStream {
 /** How many received bytes may wait for the reader before the sender is asked to pause */
 const READ_HIGH_WATER_MARK = 1024 * 1024
 
-/**
- * Wraps a libp2p stream (an EventTarget with send/drain and pause/resume) as web streams. With `idleTimeout`,
- * the stream is aborted (a `TimeoutError`) once nothing was sent or received for that many ms: libp2p
- * declares an `inactivityTimeout` on streams but does not enforce it.
- */
-export function toPeerStream (stream: Stream, peerId: string, version?: string, idleTimeout?: number): PeerStream {
-  let idle: ReturnType<typeof setTimeout> | undefined
-  const active = (): void => {
-    if (idleTimeout == null) return
-    clearTimeout(idle)
-    idle = setTimeout(() => { stream.abort(new DOMException(`nothing sent or received for ${idleTimeout} ms`, 'TimeoutError')) }, idleTimeout)
-  }
-  active()
-  stream.addEventListener('close', () => { clearTimeout(idle) }, { once: true })
+/** Wraps a libp2p stream (an EventTarget with send/drain and pause/resume) as web streams */
+export function toPeerStream (stream: Stream, peerId: string, version?: string): PeerStream {
   const readable = new ReadableStream<Uint8Array>({
     start (controller) {
       let ended = false
@@ -44,14 +31,12 @@ export function toPeerStream (stream: Stream, peerId: string, version?: string, 
       }
       stream.addEventListener('message', evt => {
         if (ended) return
-        active()
         const data = evt.data
         controller.enqueue(data instanceof Uint8Array ? data : data.subarray())
         // the reader is behind: stop reading from the transport until pull() asks for more
         if ((controller.desiredSize ?? 1) <= 0) stream.pause()
       })
-      // a reset stream says 'end' before its 'close' with the error: that is no clean end (a transfer cut short)
-      stream.addEventListener('end', () => { if (stream.status !== 'reset' && stream.status !== 'aborted') end() })
+      stream.addEventListener('end', end)
       stream.addEventListener('close', evt => {
         if (evt.error != null && !ended) {
           ended = true
@@ -60,13 +45,7 @@ export function toPeerStream (stream: Stream, peerId: string, version?: string, 
           end()
         }
       })
-      // reset before we listened (a handler that refused it at once)
-      if (stream.status === 'reset') {
-        ended = true
-        controller.error(new StreamResetError())
-      } else if (stream.readableEnded) {
-        end()
-      }
+      if (stream.readableEnded) end()
     },
     pull () {
       if (stream.readStatus === 'paused') stream.resume()
@@ -78,7 +57,6 @@ export function toPeerStream (stream: Stream, peerId: string, version?: string, 
 
   const writable = new WritableStream<Uint8Array>({
     async write (chunk) {
-      active()
       if (!stream.send(chunk)) await stream.onDrain()
     },
     async close () {

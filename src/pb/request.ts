@@ -1,4 +1,4 @@
-import { decodeMessage, encodeMessage, enumeration, message, streamMessage } from 'protons-runtime'
+import { decodeMessage, encodeMessage, message, streamMessage } from 'protons-runtime'
 import { alloc as uint8ArrayAlloc } from 'uint8arrays/alloc'
 import type { Codec, DecodeOptions } from 'protons-runtime'
 import type { Uint8ArrayList } from 'uint8arraylist'
@@ -7,30 +7,9 @@ export interface RequestResult {
   ok: boolean
   data: Uint8Array<ArrayBuffer>
   error: string
-  code: RequestResult.Code
 }
 
 export namespace RequestResult {
-  export enum Code {
-    UNSPECIFIED = 'UNSPECIFIED',
-    HANDLER_FAILED = 'HANDLER_FAILED',
-    BUSY = 'BUSY',
-    TOO_LARGE = 'TOO_LARGE'
-  }
-
-  enum __CodeValues {
-    UNSPECIFIED = 0,
-    HANDLER_FAILED = 1,
-    BUSY = 2,
-    TOO_LARGE = 3
-  }
-
-  export namespace Code {
-    export const codec = (): Codec<Code> => {
-      return enumeration<Code>(__CodeValues)
-    }
-  }
-
   let _codec: Codec<RequestResult>
 
   export const codec = (): Codec<RequestResult> => {
@@ -55,11 +34,6 @@ export namespace RequestResult {
           w.string(obj.error)
         }
 
-        if (obj.code != null && __CodeValues[obj.code] !== 0) {
-          w.uint32(32)
-          RequestResult.Code.codec().encode(obj.code, w)
-        }
-
         if (opts.lengthDelimited !== false) {
           w.ldelim()
         }
@@ -67,8 +41,7 @@ export namespace RequestResult {
         const obj: any = {
           ok: false,
           data: uint8ArrayAlloc(0),
-          error: '',
-          code: Code.UNSPECIFIED
+          error: ''
         }
 
         const end = length == null ? reader.len : reader.pos + length
@@ -87,10 +60,6 @@ export namespace RequestResult {
             }
             case 3: {
               obj.error = reader.string()
-              break
-            }
-            case 4: {
-              obj.code = RequestResult.Code.codec().decode(reader)
               break
             }
             default: {
@@ -129,13 +98,6 @@ export namespace RequestResult {
               }
               break
             }
-            case 4: {
-              yield {
-                field: `${prefix}.code`,
-                value: RequestResult.Code.codec().decode(reader)
-              }
-              break
-            }
             default: {
               reader.skipType(tag & 7)
               break
@@ -163,11 +125,6 @@ export namespace RequestResult {
     value: string
   }
 
-  export interface RequestResultCodeFieldEvent {
-    field: '$.code'
-    value: RequestResult.Code
-  }
-
   export function encode (obj: Partial<RequestResult>): Uint8Array<ArrayBuffer> {
     return encodeMessage(obj, RequestResult.codec())
   }
@@ -176,7 +133,7 @@ export namespace RequestResult {
     return decodeMessage(buf, RequestResult.codec(), opts)
   }
 
-  export function stream (buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<RequestResult>): Generator<RequestResultOkFieldEvent | RequestResultDataFieldEvent | RequestResultErrorFieldEvent | RequestResultCodeFieldEvent> {
+  export function stream (buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<RequestResult>): Generator<RequestResultOkFieldEvent | RequestResultDataFieldEvent | RequestResultErrorFieldEvent> {
     return streamMessage(buf, RequestResult.codec(), opts)
   }
 }
