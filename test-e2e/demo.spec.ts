@@ -37,16 +37,9 @@ async function shot (page: Page, name: string, testInfo: any): Promise<void> {
 }
 
 test('npm start: three browsers on one room link see each other directly, chat, share a 1 MiB file, and keep their identity', async ({ launch }, testInfo) => {
-  const child = spawn(process.execPath, [START], {
-    env: { ...process.env, PORT: '0', PEERLANE_RELAY_PORT: '0', PEERLANE_RELAY_HTTP_PORT: '0', PEERLANE_RELAY_KEY_FILE: testInfo.outputPath('relay.key') },
-    stdio: ['ignore', 'pipe', 'pipe']
-  })
-  let output = ''
-  child.stdout.on('data', (d: Buffer) => { output += d.toString() })
-  child.stderr.on('data', (d: Buffer) => { output += d.toString() })
+  const demo = await startDemo(testInfo)
   try {
-    await expect.poll(() => /Peerlane chat: (\S+)/.exec(output)?.[1], { timeout: 30_000 }).toBeTruthy()
-    const url = (/Peerlane chat: (\S+)/.exec(output)?.[1] as string).replace(/#.*$/, '#team-room')
+    const url = `${demo.url}#team-room`
 
     const errors: string[] = []
     const open = async (browser: Awaited<ReturnType<typeof launch>>, name: string, viewport = { width: 1100, height: 760 }): Promise<Page> => {
@@ -123,7 +116,7 @@ test('npm start: three browsers on one room link see each other directly, chat, 
 
     expect(errors).toEqual([])
   } finally {
-    child.kill('SIGTERM')
+    demo.stop()
   }
 })
 
